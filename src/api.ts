@@ -1,0 +1,131 @@
+/**
+ * The public types of the library. `src/index.ts` re-exports them; the
+ * daemon, CLI and registry mirror use only these.
+ */
+import type { Origin } from './origin/types.js'
+import type { BlobInfo, GcResult, StoreUsage } from './store/types.js'
+import type { Startable } from './startable.js'
+
+export type { BlobInfo, GcResult, StoreUsage, Origin }
+
+/** Where a verified byte came from. */
+export type ByteSource = 'origin' | 'peer-local' | 'peer-remote' | 'cache'
+
+export type BytesBySource = Record<ByteSource, number>
+
+/** Minimal structured logger (pino-compatible); the library never prints by itself. */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void
+  info(obj: object | string, msg?: string): void
+  warn(obj: object | string, msg?: string): void
+  error(obj: object | string, msg?: string): void
+  child?(bindings: Record<string, unknown>): Logger
+}
+
+export interface StarlingNodeOptions {
+  /** Folder for the store, the index and the identity key. Created if missing. */
+  dataDir: string
+  /** libp2p listen multiaddrs. Default `['/ip4/0.0.0.0/tcp/0']`. */
+  listen?: string[]
+  /** Multiaddrs (with /p2p/<id>) of peers to join the swarm through. */
+  bootstrap?: string[]
+  /** Location label, e.g. `eu-west/zone-a/rack-3`; peers with the same label share origin work. */
+  location?: string
+  /** Store quota in bytes (LRU eviction of complete blobs). Default: no quota. */
+  cacheSize?: number
+  /** Bandwidth caps in bytes/s. Default: unlimited. */
+  uploadRate?: number
+  downloadRate?: number
+  originRate?: number
+  /** libp2p private-network pre-shared key (the `/key/swarm/psk/1.0.0/` file contents). */
+  psk?: Uint8Array
+  /** CIDRs (multiaddr form, e.g. `/ip4/10.0.0.0/ipcidr/8`) exempt from inbound rate limits. Default: loopback and private ranges. */
+  allowConnectionsFrom?: string[]
+  logger?: Logger
+  /**
+   * Fault switches for tests only; all off by default. `corruptUploads`
+   * flips a byte in every piece this node serves.
+   */
+  faults?: { corruptUploads?: boolean }
+}
+
+/** Typed progress events, in the style of Helia's `onProgress`. */
+export type FetchProgressEvent =
+  | { type: 'starling:fetch:start', detail: { digest: string, size: number, pieceSize: number, pieceCount: number, piecesHeld: number } }
+  | { type: 'starling:fetch:piece', detail: { digest: string, index: number, bytes: number, source: ByteSource, peer?: string } }
+  | { type: 'starling:fetch:done', detail: FetchResult }
+
+export interface FetchOptions {
+  /** Where to get bytes the swarm lacks: a URL (HTTP/HTTPS) or an Origin object. */
+  origin?: string | URL | Origin
+  /** Extra request headers for a URL origin (e.g. Authorization). */
+  headers?: Record<string, string>
+  /** Stream only bytes [offset, offset+length) (the whole blob is still fetched). */
+  range?: { offset?: number, length?: number }
+  signal?: AbortSignal
+  onProgress?: (event: FetchProgressEvent) => void
+}
+
+export interface FetchResult {
+  digest: string
+  size: number
+  /** Bytes of this blob by source, for this fetch (cache when it was already here). */
+  bytesBySource: BytesBySource
+  durationMs: number
+}
+
+/**
+ * A running fetch: iterate it for verified bytes in order while the swarm
+ * fetches them, or await it for the final result (the blob is then complete
+ * and verified in the store). Either or both.
+ */
+export interface Fetch extends AsyncIterable<Uint8Array>, PromiseLike<FetchResult> {
+  readonly digest: string
+}
+
+export interface AddOptions {
+  signal?: AbortSignal
+  /** Fail with DigestMismatchError (and store nothing) if the content differs. */
+  expectedDigest?: string
+  pin?: boolean
+}
+
+export interface PeerInfo {
+  id: string
+  addresses: string[]
+  location?: string
+  rttMs?: number
+  strikes: number
+  banned: boolean
+}
+
+export interface NodeStats {
+  bytesIn: BytesBySource
+  bytesUploaded: number
+  piecesVerified: number
+  piecesRejected: number
+  originRequests: number
+  originErrors: number
+  activeDownloads: number
+  connectedPeers: number
+  cache: StoreUsage
+  evictions: number
+}
+
+export interface StarlingNode extends Startable {
+  readonly peerId: string
+  readonly location: string
+  /** Full listen multiaddrs including `/p2p/<id>`. */
+  addresses(): string[]
+  fetch(digest: string, options?: FetchOptions): Fetch
+  /** Imports a file (path) or bytes into the store and announces it. */
+  add(source: string | Uint8Array | AsyncIterable<Uint8Array>, options?: AddOptions): Promise<{ digest: string, size: number }>
+  stat(digest: string, options?: { signal?: AbortSignal }): Promise<BlobInfo | undefined>
+  has(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>
+  list(options?: { signal?: AbortSignal }): Promise<BlobInfo[]>
+  delete(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>
+  pin(digest: string, pinned: boolean, options?: { signal?: AbortSignal }): Promise<void>
+  gc(options?: { signal?: AbortSignal }): Promise<GcResult>
+  peers(): PeerInfo[]
+  stats(): NodeStats
+}

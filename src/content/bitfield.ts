@@ -1,0 +1,52 @@
+/**
+ * A have-set: bit i set means piece i is held. MSB-first in each byte, as in
+ * BitTorrent, so the wire form is familiar.
+ */
+export class Bitfield {
+  readonly length: number
+  readonly bytes: Uint8Array
+  #count = 0
+
+  constructor (length: number, bytes?: Uint8Array) {
+    this.length = length
+    this.bytes = new Uint8Array(Math.ceil(length / 8))
+    if (bytes != null) {
+      this.bytes.set(bytes.subarray(0, this.bytes.length))
+      // clear bits past the end so equal sets encode equally
+      if (length % 8 !== 0 && this.bytes.length > 0) {
+        this.bytes[this.bytes.length - 1] &= 0xff << (8 - (length % 8))
+      }
+      for (let i = 0; i < length; i++) if (this.get(i)) this.#count++
+    }
+  }
+
+  get count (): number { return this.#count }
+  get full (): boolean { return this.#count === this.length }
+
+  get (i: number): boolean {
+    if (i < 0 || i >= this.length) return false
+    return (this.bytes[i >> 3] & (0x80 >> (i & 7))) !== 0
+  }
+
+  set (i: number): boolean {
+    if (i < 0 || i >= this.length || this.get(i)) return false
+    this.bytes[i >> 3] |= 0x80 >> (i & 7)
+    this.#count++
+    return true
+  }
+
+  unset (i: number): boolean {
+    if (!this.get(i)) return false
+    this.bytes[i >> 3] &= ~(0x80 >> (i & 7))
+    this.#count--
+    return true
+  }
+
+  setAll (): void { for (let i = 0; i < this.length; i++) this.set(i) }
+
+  * indexes (): Generator<number> {
+    for (let i = 0; i < this.length; i++) if (this.get(i)) yield i
+  }
+
+  clone (): Bitfield { return new Bitfield(this.length, this.bytes) }
+}

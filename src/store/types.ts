@@ -1,0 +1,114 @@
+import type { Bitfield, PieceMap } from '../content/index.js'
+import type { Startable } from '../startable.js'
+
+/** What the store knows about one blob, complete or partial. */
+export interface BlobInfo {
+  /** `sha256:<hex>` */
+  digest: string
+  size: number
+  pieceSize: number
+  /** true once the whole sha256 matched and the file sits in blobs/sha256/. */
+  complete: boolean
+  /** Verified, durable pieces held. */
+  piecesHeld: number
+  pieceCount: number
+  pinned: boolean
+  /** ms since epoch. */
+  createdAt: number
+  /** ms since epoch; drives LRU eviction. */
+  lastAccess: number
+}
+
+export interface StoreUsage {
+  /** Bytes on disk counted against the quota (complete sizes + held pieces of partials). */
+  bytes: number
+  blobs: number
+  /** Quota in bytes; Infinity when none. */
+  quota: number
+}
+
+export interface GcResult {
+  evicted: string[]
+  freedBytes: number
+}
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * The local content-addressed store. Bytes live in files, the index in
+ * `level`. Every method that takes a digest takes the canonical
+ * `sha256:<hex>` string (parse user input with content/parseDigest first).
+ *
+ * Invariants:
+ * - a piece counts as held only after it is durable (written and fsynced, or
+ *   re-verified against its recorded digest at start-up);
+ * - a blob is `complete` only after its whole sha256 matched;
+ * - `evict`/`gc` never remove a pinned blob, a partial blob, or one that is
+ *   `acquire`d (being read or written).
+ */
+export interface BlobStore extends Startable {
+  /** Is the complete, verified blob here? */
+  has(digest: string, options?: AbortOptions): Promise<boolean>
+  stat(digest: string, options?: AbortOptions): Promise<BlobInfo | undefined>
+  list(options?: AbortOptions): Promise<BlobInfo[]>
+  /** Removes a blob (complete or partial) and its index entries. Returns false if absent. Throws if in use. */
+  delete(digest: string, options?: AbortOptions): Promise<boolean>
+
+  /**
+   * Starts (or resumes) a partial blob of a known size and piece size.
+   * Returns the have-set of pieces already held. Idempotent. If the blob is
+   * already complete, returns a full have-set.
+   */
+  open(digest: string, size: number, pieceSize: number, options?: AbortOptions): Promise<Bitfield>
+  /** Have-set of a blob (full for a complete blob), or undefined if unknown. */
+  have(digest: string, options?: AbortOptions): Promise<Bitfield | undefined>
+  /**
+   * Stores a piece the caller has ALREADY verified against `pieceDigest`
+   * (the store re-checks it cheaply: a lying caller is a bug). Written at its
+   * offset in the sparse partial file, made durable, then marked held.
+   */
+  writePiece(digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options?: AbortOptions): Promise<void>
+  /** Digests recorded for held pieces of a partial blob (undefined where not held). For a complete blob, its piece map's digests. */
+  pieceDigests(digest: string, options?: AbortOptions): Promise<Array<Uint8Array | undefined> | undefined>
+  /**
+   * All pieces held: hashes the whole file, and if it matches `digest`
+   * renames it into the content-addressed tree, stores the piece map, and
+   * marks it complete. Throws DigestMismatchError (and keeps nothing of the
+   * bad pieces: the partial is reset) if it does not match.
+   */
+  complete(digest: string, options?: AbortOptions): Promise<BlobInfo>
+  /** The full verified piece map of a complete blob. */
+  pieceMap(digest: string, options?: AbortOptions): Promise<PieceMap | undefined>
+
+  /** Reads piece `index` (must be held). */
+  readPiece(digest: string, index: number, options?: AbortOptions): Promise<Uint8Array>
+  /**
+   * Streams bytes [offset, offset+length) of a blob; every piece the range
+   * touches must be held (the caller waits for pieces first).
+   */
+  read(digest: string, range?: { offset?: number, length?: number }, options?: AbortOptions): AsyncIterable<Uint8Array>
+
+  /**
+   * Imports bytes as a complete blob in one pass (hash while writing to a
+   * temp file, then rename). With `expectedDigest`, a mismatch throws
+   * DigestMismatchError and stores nothing.
+   */
+  import(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options?: AbortOptions & { expectedDigest?: string }): Promise<{ digest: string, size: number, pieceMap: PieceMap }>
+
+  /** Marks a blob as in use (never evicted) until the returned function is called. */
+  acquire(digest: string): () => void
+  pin(digest: string, pinned: boolean, options?: AbortOptions): Promise<void>
+  /** Records a read for LRU ordering. */
+  touch(digest: string, options?: AbortOptions): Promise<void>
+
+  usage(): StoreUsage
+  /** Evicts LRU complete blobs until usage + `needBytes` fits the quota (or `targetBytes` if given). */
+  gc(options?: AbortOptions & { needBytes?: number, targetBytes?: number }): Promise<GcResult>
+}
+
+export interface StoreEvents {
+  /** A blob was evicted by gc. */
+  evicted?: (digest: string, size: number) => void
+}

@@ -1,0 +1,51 @@
+import type { Bitfield } from '../content/index.js'
+import type { AbortOptions } from '../store/types.js'
+import type { PeerId } from '@libp2p/interface'
+
+export const META_PROTOCOL = '/starling/meta/1.0.0'
+export const PIECE_PROTOCOL = '/starling/piece/1.0.0'
+
+/** What a node says it holds of a blob (answer of the meta protocol). */
+export interface BlobMeta {
+  digest: string
+  size: number
+  pieceSize: number
+  /** true when the responder holds the whole verified blob. */
+  complete: boolean
+  have: Bitfield
+  /** Known piece digests (32 bytes), undefined where unknown. Full when complete. */
+  pieceDigests: Array<Uint8Array | undefined>
+  /** The responder's location label ('' when none). */
+  location: string
+}
+
+/** What the transfer server needs from the node: read-only access to local blobs. */
+export interface LocalBlobs {
+  meta(digest: string, options?: AbortOptions): Promise<Omit<BlobMeta, 'location'> | undefined>
+  /** The bytes of a held piece, or undefined if not held. */
+  readPiece(digest: string, index: number, options?: AbortOptions): Promise<Uint8Array | undefined>
+}
+
+/** A pipelined piece exchange with one peer for one blob. */
+export interface PieceSession {
+  /**
+   * Asks for piece `index`; resolves with its bytes (length-checked, NOT yet
+   * hash-verified: the caller owns verification). Many calls may be in flight
+   * at once; they share one stream. Rejects with ProtocolError on a broken
+   * stream or a NOT_FOUND/BUSY answer (err.name tells; BUSY carries `busy`).
+   */
+  get(index: number, options?: AbortOptions): Promise<Uint8Array>
+  close(): void
+}
+
+export interface TransferClient {
+  /** undefined when the peer does not know the blob. */
+  meta(peer: PeerId, digest: string, options?: AbortOptions): Promise<BlobMeta | undefined>
+  session(peer: PeerId, digest: string, pieceSize: number): PieceSession
+}
+
+export interface TransferStats {
+  uploadedBytes: number
+  piecesServed: number
+  activeUploads: number
+}
