@@ -1,0 +1,630 @@
+import type { PeerId } from '@libp2p/interface'
+import type { ByteSource, BytesBySource } from '../api.js'
+import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
+import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
+import type { Origin } from '../origin/types.js'
+import type { BlobGossip } from '../swarm/index.js'
+import type { BlobTopic } from '../swarm/index.js'
+import { PeerTable } from './peer-table.js'
+import { readOriginRange, readOriginWhole } from './origin-piece.js'
+import { Rendezvous } from './rendezvous.js'
+import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
+
+export interface DownloadResult {
+  digest: string
+  size: number
+  bytesBySource: BytesBySource
+}
+
+interface Attempt { source: 'origin' | string, ctrl: AbortController }
+
+/**
+ * One download per blob, shared by every reader (single-flight). It finds
+ * peers, learns the blob's size and piece digests, picks pieces (the pieces
+ * readers need next first, then rarest first, endgame at the tail), picks
+ * peers (same location, then RTT, then load), verifies every piece, blames
+ * bad peers, and decides with rendezvous hashing which pieces this node
+ * fetches from the origin — see docs/no-scheduler.md.
+ */
+export class Download {
+  readonly digest: string
+  readonly id: BlobDigest
+  readonly #c: DownloadComponents
+  readonly #o: Required<DownloadInit>
+  readonly #origins: Origin[] = []
+  readonly #abort = new AbortController()
+  readonly #rv: Rendezvous
+  readonly #peers: PeerTable
+  readonly #progress = new Set<ProgressFn>()
+  readonly #readers = new Set<{ next: number }>()
+  readonly #waiters = new Map<number, Array<() => void>>()
+  readonly #attempts = new Map<number, Attempt[]>()
+  readonly #fromPeer = new Map<number, string>()
+  readonly #announce: Array<{ index: number, digest: Uint8Array }> = []
+  readonly #bytes: BytesBySource = { origin: 0, 'peer-local': 0, 'peer-remote': 0, cache: 0 }
+  readonly #ready: PromiseWithResolvers<void> = Promise.withResolvers()
+  readonly #done: PromiseWithResolvers<DownloadResult> = Promise.withResolvers()
+
+  size = -1
+  pieceSize = 0
+  #n = 0
+  #have = new Bitfield(0)
+  /** Trusted piece digests: computed from origin bytes or from a verified write. */
+  #digests: Array<Uint8Array | undefined> = []
+  #acceptsRanges = true
+  #originFailed?: Error
+  #originInflight = 0
+  #wholeRunning = false
+  #originOnly = false
+  #finishing = false
+  #settled = false
+  #provided = false
+  #discoveryDone = false
+  #startedAt = Date.now()
+  #topic?: BlobTopic
+  #timers: Array<ReturnType<typeof setInterval>> = []
+  #dirty?: ReturnType<typeof setTimeout>
+  #refs = 0
+  #sizeOffer?: { size: number, pieceSize: number }
+  #sizeOffered?: () => void
+
+  constructor (digest: string, components: DownloadComponents, init: DownloadInit = {}) {
+    this.id = parseDigest(digest)
+    this.digest = this.id.digest
+    this.#c = components
+    this.#o = {
+      originConcurrency: init.originConcurrency ?? 4,
+      perPeerPipeline: init.perPeerPipeline ?? 4,
+      peerConcurrency: init.peerConcurrency ?? 24,
+      gatherMs: init.gatherMs ?? 500,
+      stallMs: init.stallMs ?? 4000,
+      discoveryTimeoutMs: init.discoveryTimeoutMs ?? 20_000,
+      heartbeatMs: init.heartbeatMs ?? 1000,
+      lingerMs: init.lingerMs ?? 30_000
+    }
+    this.#rv = new Rendezvous(this.id.hex)
+    this.#peers = new PeerTable(components, this.digest, () => this.#n, (size, pieceSize) => { this.#offerSize(size, pieceSize) }, () => { this.#schedule() })
+    this.#done.promise.catch(() => {})
+    this.#ready.promise.catch(() => {})
+  }
+
+  get done (): Promise<DownloadResult> { return this.#done.promise }
+  get settled (): boolean { return this.#settled }
+  get signal (): AbortSignal { return this.#abort.signal }
+  get bytesBySource (): BytesBySource { return { ...this.#bytes } }
+
+  addOrigin (origin: Origin): void {
+    if (this.#origins.some(o => o.name === origin.name)) return
+    this.#origins.push(origin)
+    this.#schedule()
+  }
+
+  onProgress (fn: ProgressFn): () => void {
+    this.#progress.add(fn)
+    return () => this.#progress.delete(fn)
+  }
+
+  /** Reference counting: the download is aborted when its last user leaves before it ends. */
+  ref (): () => void {
+    this.#refs++
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      if (--this.#refs === 0 && !this.#settled) this.abort(new AbortError('every caller of this fetch aborted'))
+    }
+  }
+
+  abort (reason: Error): void {
+    if (this.#settled) return
+    this.#fail(reason)
+  }
+
+  start (): void {
+    this.#run().catch(err => { this.#fail(err) })
+  }
+
+  async #run (): Promise<void> {
+    const { store } = this.#c
+    const info = await store.stat(this.digest, { signal: this.signal })
+    if (info?.complete === true) {
+      this.size = info.size
+      this.pieceSize = info.pieceSize
+      this.#n = info.pieceCount
+      this.#have = new Bitfield(this.#n)
+      this.#have.setAll()
+      this.#ready.resolve()
+      this.#bytes.cache = info.size
+      this.#c.events.bytes('cache', info.size)
+      this.#settle()
+      return
+    }
+    const topic = this.#c.swarm.join(this.id.hex, (from, msg) => { this.#onGossip(from, msg) })
+    this.#topic = topic
+    this.#peers.subscribers = () => topic.subscribers()
+    void this.#discover()
+    this.#every(this.#o.heartbeatMs, () => { void this.#publish() })
+    this.#every(200, () => { this.#schedule() })
+    void this.#publish()
+
+    if (info != null) {
+      await this.#setSize(info.size, info.pieceSize)
+    } else {
+      await this.#determineSize()
+    }
+  }
+
+  async #determineSize (): Promise<void> {
+    const origin = this.#origins[0]
+    if (origin != null) {
+      try {
+        const st = await origin.stat({ signal: this.signal })
+        this.#acceptsRanges = st.acceptsRanges
+        await this.#setSize(st.size, choosePieceSize(st.size))
+        return
+      } catch (err) {
+        if (this.signal.aborted) throw err
+        this.#originFailed = err as Error
+        this.#c.events.originError()
+      }
+    }
+    // No usable origin: only peers can tell us the size.
+    const offered = new Promise<void>(resolve => { this.#sizeOffered = resolve })
+    if (this.#sizeOffer == null) {
+      const deadline = Date.now() + this.#o.discoveryTimeoutMs
+      while (this.#sizeOffer == null && Date.now() < deadline) {
+        if (this.#discoveryDone && Date.now() - this.#startedAt > 1500 && this.#peers.size === 0) break
+        await Promise.race([offered, sleepFor(100, this.signal)])
+      }
+    }
+    if (this.#sizeOffer == null) {
+      throw this.#originFailed ?? new NoSourceError(`no peer holds ${this.digest} and no origin was given`)
+    }
+    await this.#setSize(this.#sizeOffer.size, this.#sizeOffer.pieceSize)
+  }
+
+  #offerSize (size: number, pieceSize: number): void {
+    if (this.size >= 0 || this.#sizeOffer != null) return
+    if (pieceSize !== choosePieceSize(size)) return // a peer on another piece-size rule: ignore
+    this.#sizeOffer = { size, pieceSize }
+    this.#sizeOffered?.()
+  }
+
+  async #setSize (size: number, pieceSize: number): Promise<void> {
+    this.size = size
+    this.pieceSize = pieceSize
+    this.#n = pieceCount(size, pieceSize)
+    this.#have = await this.#c.store.open(this.digest, size, pieceSize, { signal: this.signal })
+    const known = await this.#c.store.pieceDigests(this.digest, { signal: this.signal })
+    this.#digests = Array.from({ length: this.#n }, (_, i) => known?.[i])
+    this.#peers.sizeKnown(size, pieceSize)
+    this.#ready.resolve()
+    this.#emit({ type: 'starling:fetch:start', detail: { digest: this.digest, size, pieceSize, pieceCount: this.#n, piecesHeld: this.#have.count } })
+    if (this.#have.count > 0) { this.#provideOnce(); this.#markDirty() }
+    if (this.#have.full) await this.#finish()
+    else this.#schedule()
+  }
+
+  async #discover (): Promise<void> {
+    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.#o.discoveryTimeoutMs)])
+    try {
+      for await (const id of this.#c.swarm.findProviders(this.digest, { signal })) {
+        this.#peers.ensure(id).interested = false
+        this.#peers.requestMeta(this.#peers.ensure(id))
+      }
+    } finally {
+      this.#discoveryDone = true
+    }
+  }
+
+  #onGossip (from: PeerId, msg: BlobGossip): void {
+    this.#peers.onGossip(from, msg, this.#digests)
+  }
+
+  // ---- scheduling -------------------------------------------------------
+
+  #schedule (): void {
+    if (this.#settled || this.#finishing || this.size < 0 || this.#n === 0) return
+    const now = Date.now()
+    const avail = this.#peers.availability(this.#n)
+    const order = this.#order(avail)
+    let peerInflight = this.#peers.totalInflight()
+    let pending = 0
+    for (const i of order) {
+      if (this.#attempts.has(i)) continue
+      pending++
+      if (this.#originOnly || avail[i] === 0 || peerInflight >= this.#o.peerConcurrency) continue
+      const peer = this.#pickPeer(i, now)
+      if (peer != null) { peerInflight++; this.#fetchFromPeer(i, peer) }
+    }
+    this.#scheduleOrigin(order, avail, now)
+    if (pending === 0) this.#endgame(now)
+  }
+
+  /** Needed pieces: readers' next pieces first, then rarest first (ties spread per node). */
+  #order (avail: Uint16Array): number[] {
+    const need: number[] = []
+    for (let i = 0; i < this.#n; i++) if (!this.#have.get(i)) need.push(i)
+    const urgent = new Set<number>()
+    for (const r of this.#readers) for (let i = r.next; i < Math.min(this.#n, r.next + 4); i++) if (!this.#have.get(i)) urgent.add(i)
+    const self = this.#c.selfId
+    need.sort((a, b) => {
+      const ua = urgent.has(a) ? 0 : 1
+      const ub = urgent.has(b) ? 0 : 1
+      return ua - ub || avail[a] - avail[b] || this.#rv.score(self, a) - this.#rv.score(self, b)
+    })
+    return need
+  }
+
+  #pickPeer (i: number, now: number): RemotePeer | undefined {
+    const digest = this.#digests[i]
+    let best: RemotePeer | undefined
+    let bestKey = Infinity
+    let sameLocationHolder = false
+    for (const p of this.#peers.holders(i, now, this.#o.perPeerPipeline)) {
+      if (digest == null && !p.claimed.has(i)) continue
+      const same = (p.location ?? '') === this.#c.location
+      if (same) sameLocationHolder = true
+      const key = (same ? 0 : 1e9) + (this.#c.peerBook.rtt(p.key) ?? 50) * 1000 + p.inflight
+      if (key < bestKey) { best = p; bestKey = key }
+    }
+    if (best == null || sameLocationHolder) return best
+    // Only other locations hold it: let this location's designated peer
+    // bring it across, unless that is us or it has stalled.
+    return this.#mayFetchForLocation(i, now, this.#peers.sameLocationInterested(this.#c.location, now, false)) ? best : undefined
+  }
+
+  #scheduleOrigin (order: number[], avail: Uint16Array, now: number): void {
+    const origin = this.#origins[0]
+    if (origin == null || this.#originFailed != null || now - this.#startedAt < this.#o.gatherMs) return
+    const cands = this.#peers.sameLocationInterested(this.#c.location, now, true)
+    if (!this.#acceptsRanges) {
+      if (!this.#wholeRunning && this.#have.count === 0 && this.#mayFetchForLocation(0, now, cands)) this.#fetchWhole(origin)
+      return
+    }
+    for (const i of order) {
+      if (this.#originInflight >= this.#o.originConcurrency) return
+      if (this.#attempts.has(i) || (avail[i] > 0 && !this.#originOnly)) continue
+      if (this.#originOnly || this.#mayFetchForLocation(i, now, cands)) this.#fetchFromOrigin(origin, i)
+    }
+  }
+
+  /**
+   * The rendezvous rule: this node may fetch piece i into its location when
+   * it ranks first among the interested peers there, or when every peer
+   * ranked above it has shown no progress for `stallMs` × its lead.
+   */
+  #mayFetchForLocation (i: number, now: number, cands: RemotePeer[]): boolean {
+    const self = this.#c.selfId
+    const ranked = this.#rv.rank([self, ...cands.map(p => p.key)], i)
+    const pos = ranked.indexOf(self)
+    for (let k = 0; k < pos; k++) {
+      const p = this.#peers.get(ranked[k])
+      if (p == null) continue
+      const claimedAt = p.fetching.get(i)
+      if (claimedAt != null && now - claimedAt < this.#o.stallMs * 2) return false
+      if (now - p.lastProgress < this.#o.stallMs * (pos - k)) return false
+    }
+    return true
+  }
+
+  #endgame (now: number): void {
+    for (const [i, attempts] of this.#attempts) {
+      if (attempts.length > 1 || this.#originOnly) continue
+      const peer = this.#pickPeer(i, now)
+      if (peer != null && attempts[0].source !== peer.key) this.#fetchFromPeer(i, peer)
+    }
+  }
+
+  #attempt (i: number, source: string): AbortController {
+    const ctrl = new AbortController()
+    const onAbort = (): void => { ctrl.abort(this.signal.reason) }
+    this.signal.addEventListener('abort', onAbort, { once: true })
+    ctrl.signal.addEventListener('abort', () => { this.signal.removeEventListener('abort', onAbort) }, { once: true })
+    const list = this.#attempts.get(i) ?? []
+    list.push({ source, ctrl })
+    this.#attempts.set(i, list)
+    return ctrl
+  }
+
+  #endAttempt (i: number, ctrl: AbortController): void {
+    const list = (this.#attempts.get(i) ?? []).filter(a => a.ctrl !== ctrl)
+    if (list.length === 0) this.#attempts.delete(i)
+    else this.#attempts.set(i, list)
+    if (!ctrl.signal.aborted) ctrl.abort(new AbortError('attempt over'))
+  }
+
+  #fetchFromPeer (i: number, peer: RemotePeer): void {
+    const ctrl = this.#attempt(i, peer.key)
+    peer.inflight++
+    void (async () => {
+      try {
+        const bytes = await this.#peers.session(peer, this.pieceSize).get(i, { signal: ctrl.signal })
+        const want = this.#digests[i] ?? peer.claimed.get(i)
+        const got = sha256(bytes)
+        if (want == null || !equalBytes(got, want)) {
+          this.#c.events.pieceRejected(peer.key)
+          this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
+          this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
+          peer.have?.unset(i)
+          return
+        }
+        const same = (peer.location ?? '') === this.#c.location
+        await this.#accept(i, bytes, got, same ? 'peer-local' : 'peer-remote', peer.key)
+        peer.failures = 0
+      } catch (err: any) {
+        if (this.signal.aborted || ctrl.signal.aborted) return
+        if (err?.busy === true || err?.name === 'BusyError') {
+          peer.busyUntil = Date.now() + 300
+        } else {
+          peer.failures++
+          peer.busyUntil = Date.now() + Math.min(10_000, 250 * 2 ** peer.failures)
+          if (err?.name === 'NotFoundError' || peer.failures >= 3) peer.have?.unset(i)
+          this.#c.logger?.debug({ err, peer: peer.key, piece: i }, 'piece request failed')
+        }
+      } finally {
+        peer.inflight--
+        this.#endAttempt(i, ctrl)
+        this.#schedule()
+      }
+    })()
+  }
+
+  #fetchFromOrigin (origin: Origin, i: number): void {
+    const ctrl = this.#attempt(i, 'origin')
+    this.#originInflight++
+    this.#markDirty()
+    void (async () => {
+      try {
+        const { start, end } = pieceRange(this.size, this.pieceSize, i)
+        this.#c.events.originRequest()
+        const bytes = await readOriginRange(origin, start, end, ctrl.signal)
+        await this.#acceptFromOrigin(i, bytes)
+      } catch (err) {
+        if (!this.signal.aborted && !ctrl.signal.aborted) this.#originError(err as Error)
+      } finally {
+        this.#originInflight--
+        this.#endAttempt(i, ctrl)
+        this.#markDirty()
+        this.#schedule()
+      }
+    })()
+  }
+
+  #fetchWhole (origin: Origin): void {
+    this.#wholeRunning = true
+    const ctrl = this.#attempt(-1, 'origin')
+    void (async () => {
+      try {
+        this.#c.events.originRequest()
+        await readOriginWhole(origin, this.size, this.pieceSize, ctrl.signal, async (i, bytes) => {
+          if (!this.#have.get(i)) await this.#acceptFromOrigin(i, bytes)
+        })
+      } catch (err) {
+        if (!this.signal.aborted) this.#originError(err as Error)
+      } finally {
+        this.#wholeRunning = false
+        this.#endAttempt(-1, ctrl)
+        this.#schedule()
+      }
+    })()
+  }
+
+  async #acceptFromOrigin (i: number, bytes: Uint8Array): Promise<void> {
+    const d = sha256(bytes)
+    // Origin bytes are the reference: peers that vouched for another digest lied.
+    for (const p of this.#peers.all()) {
+      const claim = p.claimed.get(i)
+      if (claim != null && !equalBytes(claim, d)) {
+        p.claimed.delete(i)
+        this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`)
+      }
+    }
+    await this.#accept(i, bytes, d, 'origin')
+  }
+
+  #originError (err: Error): void {
+    this.#c.events.originError()
+    this.#c.logger?.warn({ err, digest: this.digest }, 'origin request failed')
+    if (err instanceof OriginError && err.retryable) return
+    this.#originFailed = err
+    this.#markDirty()
+    this.#checkStuck()
+  }
+
+  /** Fails the download when no source is left for a piece still needed. */
+  #checkStuck (): void {
+    if (this.#settled || this.#finishing || this.#originFailed == null) return
+    if (this.#attempts.size > 0 || this.#peers.anyHolder(Date.now())) return
+    this.#fail(this.#originFailed)
+  }
+
+  async #accept (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string): Promise<void> {
+    if (this.#have.get(i) || this.#settled) return
+    await this.#c.store.writePiece(this.digest, i, bytes, d, { signal: this.signal })
+    if (this.#have.get(i)) return
+    this.#have.set(i)
+    this.#digests[i] = d
+    if (peer != null) this.#fromPeer.set(i, peer)
+    for (const a of this.#attempts.get(i) ?? []) a.ctrl.abort(new AbortError('piece arrived elsewhere'))
+    this.#bytes[source] += bytes.byteLength
+    this.#c.events.bytes(source, bytes.byteLength)
+    this.#c.events.pieceVerified()
+    this.#emit({ type: 'starling:fetch:piece', detail: { digest: this.digest, index: i, bytes: bytes.byteLength, source, peer } })
+    this.#announce.push({ index: i, digest: d })
+    this.#markDirty()
+    this.#provideOnce()
+    for (const w of this.#waiters.get(i) ?? []) w()
+    this.#waiters.delete(i)
+    if (this.#have.full) await this.#finish()
+  }
+
+  #provideOnce (): void {
+    if (this.#provided) return
+    this.#provided = true
+    void this.#c.swarm.provide(this.digest, { signal: AbortSignal.any([this.signal, AbortSignal.timeout(60_000)]) })
+  }
+
+  async #finish (): Promise<void> {
+    if (this.#finishing || this.#settled) return
+    this.#finishing = true
+    try {
+      await this.#c.store.complete(this.digest, { signal: this.signal })
+    } catch (err) {
+      if (!(err instanceof DigestMismatchError) && (err as Error)?.name !== 'DigestMismatchError') throw err
+      await this.#quarantine(err as Error)
+      return
+    }
+    this.#settle()
+  }
+
+  /** The assembled blob failed its sha256: blame every peer that supplied a piece, start over from the origin only. */
+  async #quarantine (err: Error): Promise<void> {
+    const blamed = new Set(this.#fromPeer.values())
+    for (const p of blamed) this.#c.peerBook.strike(p, `supplied pieces of ${this.digest}, whose sha256 did not match`)
+    this.#c.logger?.warn({ digest: this.digest, blamed: [...blamed] }, 'blob failed its digest: retrying from the origin only')
+    if (this.#origins.length === 0 || this.#originOnly) throw err
+    this.#originOnly = true
+    this.#fromPeer.clear()
+    this.#have = await this.#c.store.open(this.digest, this.size, this.pieceSize, { signal: this.signal })
+    this.#digests = new Array(this.#n).fill(undefined)
+    this.#finishing = false
+    this.#schedule()
+  }
+
+  // ---- gossip -----------------------------------------------------------
+
+  #markDirty (): void {
+    if (this.#dirty != null || this.#settled) return
+    this.#dirty = setTimeout(() => { this.#dirty = undefined; void this.#publish() }, 50)
+  }
+
+  async #publish (final = false): Promise<void> {
+    if (this.#topic == null) return
+    const fetching: number[] = []
+    for (const [i, list] of this.#attempts) if (i >= 0 && list.some(a => a.source === 'origin')) fetching.push(i)
+    const pieces = this.#announce.splice(0, this.#announce.length)
+    await this.#topic.publish({
+      location: this.#c.location,
+      size: BigInt(Math.max(0, this.size)),
+      pieceSize: this.pieceSize,
+      have: new Uint8Array(this.#have.bytes),
+      complete: this.#settled && this.#have.full,
+      hasOrigin: this.#origins.length > 0 && this.#originFailed == null && !final,
+      pieces: pieces.map(p => ({ index: p.index, digest: new Uint8Array(p.digest) })),
+      fetching,
+      leaving: final && !this.#have.full
+    })
+  }
+
+  // ---- readers ----------------------------------------------------------
+
+  async waitReady (signal?: AbortSignal): Promise<void> {
+    await raceSignal(this.#ready.promise, signal)
+  }
+
+  /** Resolves when piece i is held (verified and durable). */
+  async waitPiece (i: number, signal?: AbortSignal): Promise<void> {
+    if (this.#have.get(i)) return
+    const p = new Promise<void>(resolve => {
+      const list = this.#waiters.get(i) ?? []
+      list.push(resolve)
+      this.#waiters.set(i, list)
+    })
+    await raceSignal(Promise.race([p, this.#done.promise.then(() => {})]), signal)
+    if (!this.#have.get(i)) await this.#done.promise
+  }
+
+  /** Streams verified bytes [offset, offset+length) in order while the download runs. */
+  async * read (range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    await this.waitReady(signal)
+    const start = range.offset ?? 0
+    const end = Math.min(this.size, range.length != null ? start + range.length : this.size)
+    if (end <= start) return
+    const first = Math.floor(start / this.pieceSize)
+    const last = Math.floor((end - 1) / this.pieceSize)
+    const reader = { next: first }
+    this.#readers.add(reader)
+    try {
+      for (let i = first; i <= last; i++) {
+        reader.next = i
+        this.#schedule()
+        await this.waitPiece(i, signal)
+        const r = pieceRange(this.size, this.pieceSize, i)
+        const s = Math.max(start, r.start)
+        const e = Math.min(end, r.end)
+        yield * this.#c.store.read(this.digest, { offset: s, length: e - s }, { signal })
+      }
+    } finally {
+      this.#readers.delete(reader)
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------
+
+  #settle (): void {
+    if (this.#settled) return
+    this.#settled = true
+    const result = { digest: this.digest, size: this.size, bytesBySource: { ...this.#bytes } }
+    this.#cleanup()
+    this.#done.resolve(result)
+  }
+
+  #fail (err: Error): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.#ready.reject(err)
+    if (!this.#abort.signal.aborted) this.#abort.abort(err)
+    this.#cleanup()
+    this.#done.reject(err)
+    // Nothing wrong is kept: a blob that failed its digest leaves no partial behind.
+    if (err?.name === 'DigestMismatchError') void this.#c.store.delete(this.digest).catch(() => {})
+  }
+
+  #cleanup (): void {
+    for (const t of this.#timers) clearInterval(t)
+    if (this.#dirty != null) clearTimeout(this.#dirty)
+    for (const list of this.#attempts.values()) for (const a of list) a.ctrl.abort(new AbortError('download over'))
+    this.#peers.close()
+    const topic = this.#topic
+    if (topic == null) return
+    // Tell the topic our final state, then linger a while as a seeder of the
+    // first wave before leaving it (the DHT record stays).
+    void this.#publish(true).finally(() => {
+      const t = setTimeout(() => { topic.leave() }, this.#have.full ? this.#o.lingerMs : 0)
+      t.unref?.()
+    })
+    for (const w of this.#waiters.values()) for (const f of w) f()
+    this.#waiters.clear()
+  }
+
+  #every (ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref?.()
+    this.#timers.push(t)
+  }
+
+  #emit (evt: Parameters<ProgressFn>[0]): void {
+    for (const fn of this.#progress) {
+      try { fn(evt) } catch {}
+    }
+  }
+}
+
+async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await p
+  if (signal.aborted) throw signal.reason
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
+
+async function sleepFor (ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}

@@ -1,0 +1,42 @@
+import type { Fetch, FetchOptions } from '../api.js'
+import { parseDigest } from '../content/index.js'
+import type { Origin } from '../origin/types.js'
+import { Download } from './download.js'
+import { FetchHandle } from './handle.js'
+import type { DownloadComponents, DownloadInit } from './types.js'
+
+export { Download, type DownloadResult } from './download.js'
+export { Rendezvous } from './rendezvous.js'
+export type { DownloadComponents, DownloadInit, DownloadEvents, SwarmAccess } from './types.js'
+
+/** Single-flight: one Download per digest, shared by every caller. */
+export interface Downloads {
+  fetch(digest: string, origin: Origin | undefined, options: FetchOptions): Fetch
+  active(): number
+  abortAll(reason: Error): void
+}
+
+export function createDownloads (components: DownloadComponents, init: DownloadInit = {}): Downloads {
+  const running = new Map<string, Download>()
+  return {
+    fetch (digest, origin, options) {
+      const key = parseDigest(digest).digest // throws InvalidDigestError before any work
+      let d = running.get(key)
+      if (d == null || d.settled) {
+        d = new Download(key, components, init)
+        running.set(d.digest, d)
+        const mine = d
+        d.done.finally(() => { if (running.get(mine.digest) === mine) running.delete(mine.digest) }).catch(() => {})
+        if (origin != null) d.addOrigin(origin)
+        d.start()
+      } else if (origin != null) {
+        d.addOrigin(origin)
+      }
+      return new FetchHandle(d, options)
+    },
+    active: () => running.size,
+    abortAll (reason) {
+      for (const d of running.values()) d.abort(reason)
+    }
+  }
+}

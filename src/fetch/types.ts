@@ -1,0 +1,80 @@
+import type { PeerId } from '@libp2p/interface'
+import type { ByteSource, FetchProgressEvent, Logger } from '../api.js'
+import type { Bitfield } from '../content/index.js'
+import type { Origin } from '../origin/types.js'
+import type { BlobStore } from '../store/types.js'
+import type { BlobGossip, BlobTopic, PeerBook } from '../swarm/index.js'
+import type { PieceSession, TransferClient } from '../transfer/types.js'
+
+/** What the download engine needs from the swarm layer. */
+export interface SwarmAccess {
+  provide(digest: string, options?: { signal?: AbortSignal }): Promise<void>
+  findProviders(digest: string, options?: { signal?: AbortSignal }): AsyncIterable<PeerId>
+  join(hex: string, handler: (from: PeerId, msg: BlobGossip) => void): BlobTopic
+}
+
+/** Counters the node turns into stats and Prometheus metrics. */
+export interface DownloadEvents {
+  bytes(source: ByteSource, n: number): void
+  pieceVerified(): void
+  pieceRejected(peer: string): void
+  originRequest(): void
+  originError(): void
+}
+
+export interface DownloadComponents {
+  store: BlobStore
+  transfer: TransferClient
+  swarm: SwarmAccess
+  peerBook: PeerBook
+  selfId: string
+  location: string
+  events: DownloadEvents
+  logger?: Logger
+}
+
+export interface DownloadInit {
+  /** Origin range requests in flight per node. Default 4. */
+  originConcurrency?: number
+  /** Piece requests in flight per peer. Default 4. */
+  perPeerPipeline?: number
+  /** Piece requests in flight from all peers. Default 24. */
+  peerConcurrency?: number
+  /** How long to learn who else wants the blob before going to the origin. Default 500 ms. */
+  gatherMs?: number
+  /** A designated peer that shows no progress this long loses its pieces to the next in rank. Default 4 s. */
+  stallMs?: number
+  /** Give up finding a source after this long. Default 20 s. */
+  discoveryTimeoutMs?: number
+  /** Full-state gossip period while active. Default 1 s. */
+  heartbeatMs?: number
+  /** Stay on the gossip topic this long after completing, to seed the first wave. Default 30 s. */
+  lingerMs?: number
+}
+
+/** One other peer as a download sees it. */
+export interface RemotePeer {
+  id: PeerId
+  key: string
+  have?: Bitfield
+  location?: string
+  hasOrigin: boolean
+  complete: boolean
+  /** Piece digests this peer vouched for. */
+  claimed: Map<number, Uint8Array>
+  /** Pieces it says it is fetching from the origin now, with when it said so. */
+  fetching: Map<number, number>
+  /** Last time it announced a new piece (or first seen). */
+  lastProgress: number
+  lastSeen: number
+  interested: boolean
+  inflight: number
+  busyUntil: number
+  failures: number
+  session?: PieceSession
+  metaAt: number
+  metaPending: boolean
+}
+
+export type ProgressFn = (event: FetchProgressEvent) => void
+export type { Origin }

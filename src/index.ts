@@ -1,0 +1,14 @@
+// Node 20 lacks Promise.withResolvers, which libp2p 3 needs: load it first.
+import './polyfill.js'
+
+export { createNode } from './node.js'
+export type {
+  StarlingNode, StarlingNodeOptions, Fetch, FetchOptions, FetchResult, FetchProgressEvent,
+  AddOptions, ByteSource, BytesBySource, BlobInfo, GcResult, StoreUsage, NodeStats, PeerInfo, Logger, Origin
+} from './api.js'
+export type { OriginInfo, OriginReadOptions } from './origin/types.js'
+export {
+  InvalidDigestError, NotFoundError, NoSourceError, DigestMismatchError, OriginError, ProtocolError,
+  ConfigError, InvalidRequestError, StoreFullError, AbortError, NotStartedError, AccessDeniedError
+} from './errors.js'
+export { parseDigest, digestToCid, cidToDigest, choosePieceSize } from './content/index.js'

@@ -1,0 +1,177 @@
+/**
+ * The one place that wires the layers together (DESIGN.md): store, origin,
+ * swarm, transfer and fetch are built here, in order, from a narrow set of
+ * components each; nothing else constructs collaborators.
+ */
+import { createReadStream } from 'node:fs'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { AddOptions, ByteSource, Fetch, FetchOptions, Logger, NodeStats, PeerInfo, StarlingNode, StarlingNodeOptions } from './api.js'
+import { parseDigest } from './content/index.js'
+import { NotStartedError } from './errors.js'
+import { createDownloads, type DownloadEvents } from './fetch/index.js'
+import { originFromUrl } from './origin/index.js'
+import type { Origin } from './origin/types.js'
+import { startAll, stopAll } from './startable.js'
+import { createStore } from './store/index.js'
+import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity } from './swarm/index.js'
+import { createTransferClient, createTransferServer } from './transfer/index.js'
+import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
+import { limitOrigin } from './fetch/limit-origin.js'
+import { createLocalBlobs } from './local-blobs.js'
+
+const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
+
+export async function createNode (options: StarlingNodeOptions): Promise<StarlingNode> {
+  const log = options.logger ?? silent
+  const location = options.location ?? ''
+  await mkdir(options.dataDir, { recursive: true })
+  const privateKey = await loadOrCreateIdentity(options.dataDir)
+
+  const counters = {
+    bytesIn: { origin: 0, 'peer-local': 0, 'peer-remote': 0, cache: 0 } satisfies Record<ByteSource, number>,
+    piecesVerified: 0,
+    piecesRejected: 0,
+    originRequests: 0,
+    originErrors: 0,
+    evictions: 0
+  }
+
+  const peerBook = createPeerBook({
+    onBan: (peer) => {
+      log.warn({ peer }, 'peer banned')
+      void libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
+    }
+  })
+  const libp2p = await createSwarmLibp2p({
+    privateKey,
+    listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+    psk: options.psk,
+    allow: options.allowConnectionsFrom,
+    isBanned: (id) => peerBook.isBanned(id.toString())
+  })
+
+  const store = createStore({
+    dir: join(options.dataDir, 'store'),
+    quota: options.cacheSize,
+    logger: log,
+    onEvicted: () => { counters.evictions++ }
+  })
+  const limits: Record<'upload' | 'download' | 'origin', RateLimiter> = {
+    upload: createRateLimiter(options.uploadRate),
+    download: createRateLimiter(options.downloadRate),
+    origin: createRateLimiter(options.originRate)
+  }
+  const transferServer = createTransferServer({
+    registrar: libp2p,
+    localBlobs: createLocalBlobs(store),
+    location: () => location,
+    logger: log
+  }, {
+    uploadLimiter: limits.upload,
+    faults: options.faults
+  })
+  const transfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
+  const swarm = createSwarm({ libp2p, peerBook, logger: log }, { bootstrap: options.bootstrap })
+
+  const events: DownloadEvents = {
+    bytes: (source, n) => { counters.bytesIn[source] += n },
+    pieceVerified: () => { counters.piecesVerified++ },
+    pieceRejected: () => { counters.piecesRejected++ },
+    originRequest: () => { counters.originRequests++ },
+    originError: () => { counters.originErrors++ }
+  }
+  const downloads = createDownloads({
+    store, transfer, swarm, peerBook, selfId: libp2p.peerId.toString(), location, events, logger: log
+  })
+
+  let started = false
+  const parts = [store, libp2p, transferServer, swarm]
+
+  function needStarted (): void {
+    if (!started) throw new NotStartedError('the node is not started: call start() first')
+  }
+
+  function toOrigin (opt: FetchOptions): Origin | undefined {
+    if (opt.origin == null) return undefined
+    const o = typeof opt.origin === 'string' || opt.origin instanceof URL
+      ? originFromUrl(opt.origin.toString(), { headers: opt.headers })
+      : opt.origin
+    return limitOrigin(o, limits.origin)
+  }
+
+  /** Re-announce what we hold: the DHT's records live in memory only. */
+  async function provideHeld (): Promise<void> {
+    for (const b of await store.list()) {
+      if (!started) return
+      if (b.complete || b.piecesHeld > 0) await swarm.provide(b.digest, { signal: AbortSignal.timeout(30_000) })
+    }
+  }
+
+  const node: StarlingNode = {
+    get peerId () { return libp2p.peerId.toString() },
+    location,
+    addresses: () => libp2p.getMultiaddrs().map(a => a.toString()),
+    async start () {
+      if (started) return
+      await startAll(parts)
+      started = true
+      void provideHeld().catch(err => { log.debug({ err }, 'provide on start failed') })
+      log.info({ peerId: libp2p.peerId.toString(), addresses: node.addresses(), location }, 'node started')
+    },
+    async stop () {
+      if (!started) return
+      started = false
+      downloads.abortAll(new NotStartedError('node stopping'))
+      await stopAll(parts)
+    },
+    fetch (digest: string, opts: FetchOptions = {}): Fetch {
+      needStarted()
+      return downloads.fetch(digest, toOrigin(opts), opts)
+    },
+    async add (source, opts: AddOptions = {}) {
+      needStarted()
+      const input = typeof source === 'string'
+        ? createReadStream(source, { highWaterMark: 4 * 1024 * 1024 })
+        : source instanceof Uint8Array ? [source] : source
+      const { digest, size } = await store.import(input, { signal: opts.signal, expectedDigest: opts.expectedDigest })
+      if (opts.pin === true) await store.pin(digest, true)
+      void swarm.provide(digest)
+      return { digest, size }
+    },
+    stat: async (digest, o = {}) => await store.stat(parseDigest(digest).digest, o),
+    has: async (digest, o = {}) => await store.has(parseDigest(digest).digest, o),
+    list: async (o = {}) => await store.list(o),
+    delete: async (digest, o = {}) => await store.delete(parseDigest(digest).digest, o),
+    pin: async (digest, pinned, o = {}) => { await store.pin(parseDigest(digest).digest, pinned, o) },
+    gc: async (o = {}) => await store.gc(o),
+    peers (): PeerInfo[] {
+      const byId = new Map<string, PeerInfo>()
+      for (const c of libp2p.getConnections()) {
+        const id = c.remotePeer.toString()
+        const rec = peerBook.get(id)
+        const p = byId.get(id) ?? { id, addresses: [], location: rec?.location, rttMs: rec?.rttMs, strikes: rec?.strikes ?? 0, banned: peerBook.isBanned(id) }
+        p.addresses.push(c.remoteAddr.toString())
+        byId.set(id, p)
+      }
+      return [...byId.values()]
+    },
+    stats (): NodeStats {
+      const t = transferServer.stats()
+      return {
+        bytesIn: { ...counters.bytesIn },
+        bytesUploaded: t.uploadedBytes,
+        piecesVerified: counters.piecesVerified,
+        piecesRejected: counters.piecesRejected,
+        originRequests: counters.originRequests,
+        originErrors: counters.originErrors,
+        activeDownloads: downloads.active(),
+        connectedPeers: new Set(libp2p.getConnections().map(c => c.remotePeer.toString())).size,
+        cache: store.usage(),
+        evictions: counters.evictions
+      }
+    }
+  }
+  return node
+}

@@ -1,0 +1,85 @@
+import type { PeerId } from '@libp2p/interface'
+import type { GossipSub } from '@libp2p/gossipsub'
+import { BlobGossip } from './pb/gossip.js'
+import type { Logger } from '../api.js'
+
+export { BlobGossip }
+
+export function topicFor (hex: string): string {
+  return `/starling/blob/1/${hex}`
+}
+
+export type GossipHandler = (from: PeerId, msg: BlobGossip) => void
+
+/** A blob's gossip topic as one download or seeder sees it. */
+export interface BlobTopic {
+  publish(msg: BlobGossip): Promise<void>
+  /** Connected peers subscribed to the topic. */
+  subscribers(): PeerId[]
+  leave(): void
+}
+
+/**
+ * Per-blob gossipsub topics with reference counts: several parts of the node
+ * (a download, a seeding linger) may join the same topic; it is left when
+ * the last one leaves. Messages are decoded once and fanned out.
+ */
+export class BlobTopics {
+  readonly #pubsub: GossipSub
+  readonly #log?: Logger
+  readonly #handlers = new Map<string, Set<GossipHandler>>()
+
+  constructor (pubsub: GossipSub, log?: Logger) {
+    this.#pubsub = pubsub
+    this.#log = log
+    this.#pubsub.addEventListener('message', (evt) => {
+      const m = evt.detail
+      const handlers = this.#handlers.get(m.topic)
+      if (handlers == null || m.type !== 'signed') return
+      let msg: BlobGossip
+      try {
+        msg = BlobGossip.decode(m.data)
+      } catch {
+        this.#log?.debug({ topic: m.topic, from: m.from.toString() }, 'undecodable gossip dropped')
+        return
+      }
+      for (const h of [...handlers]) {
+        try { h(m.from, msg) } catch (err) { this.#log?.warn({ err }, 'gossip handler failed') }
+      }
+    })
+  }
+
+  join (hex: string, handler: GossipHandler): BlobTopic {
+    const topic = topicFor(hex)
+    let set = this.#handlers.get(topic)
+    if (set == null) {
+      set = new Set()
+      this.#handlers.set(topic, set)
+      this.#pubsub.subscribe(topic)
+    }
+    set.add(handler)
+    let left = false
+    return {
+      publish: async (msg) => {
+        if (left) return
+        try {
+          await this.#pubsub.publish(topic, BlobGossip.encode(msg))
+        } catch (err) {
+          // publishing is best effort: peers also learn state through the meta protocol
+          this.#log?.debug({ err, topic }, 'gossip publish failed')
+        }
+      },
+      subscribers: () => this.#pubsub.getSubscribers(topic),
+      leave: () => {
+        if (left) return
+        left = true
+        const s = this.#handlers.get(topic)
+        s?.delete(handler)
+        if (s != null && s.size === 0) {
+          this.#handlers.delete(topic)
+          this.#pubsub.unsubscribe(topic)
+        }
+      }
+    }
+  }
+}

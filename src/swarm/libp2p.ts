@@ -1,0 +1,99 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { preSharedKey } from '@libp2p/pnet'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { PrivateKey, PeerId } from '@libp2p/interface'
+import type { Identify } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+
+/** Our own DHT: never mixes with the public IPFS DHT. */
+export const DHT_PROTOCOL = '/starling/kad/1.0.0'
+
+export interface SwarmServices extends Record<string, unknown> {
+  dht: KadDHT
+  pubsub: GossipSub
+  identify: Identify
+  ping: Ping
+}
+
+export type SwarmLibp2p = Libp2p<SwarmServices>
+
+export interface SwarmLibp2pInit {
+  privateKey: PrivateKey
+  listen: string[]
+  psk?: Uint8Array
+  /** CIDRs exempt from the inbound connection rate limit (loopback and private by default). */
+  allow?: string[]
+  isBanned?: (peer: PeerId) => boolean
+}
+
+/** Loopback and private ranges: a private swarm's peers all live here. */
+export const DEFAULT_ALLOW = [
+  '/ip4/127.0.0.0/ipcidr/8',
+  '/ip4/10.0.0.0/ipcidr/8',
+  '/ip4/172.16.0.0/ipcidr/12',
+  '/ip4/192.168.0.0/ipcidr/16',
+  '/ip6/::1/ipcidr/128'
+]
+
+/**
+ * Builds the libp2p node. The timeouts are raised well above libp2p's
+ * defaults because on a saturated 2-core machine (STACK.md) the defaults
+ * abort handshakes and close busy connections; the connection monitor
+ * measures RTT but never closes a connection for a slow ping.
+ */
+export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLibp2p> {
+  const isBanned = init.isBanned ?? (() => false)
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    start: false,
+    addresses: { listen: init.listen },
+    transports: [tcp({ inboundSocketInactivityTimeout: 5 * 60_000, outboundSocketInactivityTimeout: 5 * 60_000 })],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux({ maxInboundStreams: 1024, maxOutboundStreams: 1024 })],
+    ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk, timeout: 10_000 }) } : {}),
+    connectionManager: {
+      allow: init.allow ?? DEFAULT_ALLOW,
+      maxConnections: 300,
+      dialTimeout: 20_000,
+      inboundUpgradeTimeout: 20_000,
+      inboundStreamProtocolNegotiationTimeout: 20_000,
+      outboundStreamProtocolNegotiationTimeout: 20_000,
+      maxIncomingPendingConnections: 64
+    },
+    connectionMonitor: {
+      abortConnectionOnPingFailure: false,
+      pingInterval: 10_000
+    },
+    connectionGater: {
+      denyDialPeer: async (peer) => isBanned(peer),
+      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
+      denyOutboundEncryptedConnection: async (peer) => isBanned(peer)
+    },
+    services: {
+      identify: identify({ timeout: 20_000 }),
+      ping: ping({ timeout: 20_000 }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        peerInfoMapper: passthroughMapper,
+        clientMode: false,
+        allowQueryWithZeroPeers: true,
+        initialQuerySelfInterval: 500
+      }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        floodPublish: true,
+        // have-updates are small; anything bigger is a bug or an attack
+        maxInboundDataLength: 1024 * 1024
+      })
+    }
+  })
+}

@@ -1,0 +1,80 @@
+/**
+ * What this node has learnt about other peers: location label, measured
+ * round-trip time, strikes for bad behaviour, and bans with a growing TTL.
+ * The connection gater asks `isBanned`; the download engine asks the rest.
+ */
+export interface PeerRecord {
+  location?: string
+  rttMs?: number
+  strikes: number
+  bans: number
+  bannedUntil: number
+}
+
+export interface PeerBookInit {
+  /** Strikes before a ban. Default 3. */
+  strikesToBan?: number
+  /** First ban length; each later ban doubles it. Default 60 s. */
+  banMs?: number
+  /** Longest ban. Default 1 h. */
+  maxBanMs?: number
+  now?: () => number
+  /** Called when a peer gets banned (so its connections can be closed). */
+  onBan?: (peer: string, untilMs: number) => void
+}
+
+export interface PeerBook {
+  get(peer: string): PeerRecord | undefined
+  setLocation(peer: string, location: string): void
+  location(peer: string): string | undefined
+  /** Smoothed RTT (EWMA, alpha 0.3). */
+  recordRtt(peer: string, ms: number): void
+  rtt(peer: string): number | undefined
+  /** Records a strike; returns true when it led to a ban. */
+  strike(peer: string, reason: string): boolean
+  isBanned(peer: string): boolean
+  entries(): Array<[string, PeerRecord]>
+}
+
+export function createPeerBook (init: PeerBookInit = {}): PeerBook {
+  const strikesToBan = init.strikesToBan ?? 3
+  const banMs = init.banMs ?? 60_000
+  const maxBanMs = init.maxBanMs ?? 3_600_000
+  const now = init.now ?? Date.now
+  const peers = new Map<string, PeerRecord>()
+
+  function rec (peer: string): PeerRecord {
+    let r = peers.get(peer)
+    if (r == null) {
+      r = { strikes: 0, bans: 0, bannedUntil: 0 }
+      peers.set(peer, r)
+    }
+    return r
+  }
+
+  return {
+    get: peer => peers.get(peer),
+    setLocation (peer, location) { rec(peer).location = location },
+    location: peer => peers.get(peer)?.location,
+    recordRtt (peer, ms) {
+      const r = rec(peer)
+      r.rttMs = r.rttMs == null ? ms : r.rttMs * 0.7 + ms * 0.3
+    },
+    rtt: peer => peers.get(peer)?.rttMs,
+    strike (peer, _reason) {
+      const r = rec(peer)
+      r.strikes++
+      if (r.strikes < strikesToBan) return false
+      r.strikes = 0
+      r.bans++
+      r.bannedUntil = now() + Math.min(maxBanMs, banMs * 2 ** (r.bans - 1))
+      init.onBan?.(peer, r.bannedUntil)
+      return true
+    },
+    isBanned (peer) {
+      const r = peers.get(peer)
+      return r != null && r.bannedUntil > now()
+    },
+    entries: () => [...peers.entries()]
+  }
+}
