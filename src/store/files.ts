@@ -56,14 +56,15 @@ export function isMissing (err: unknown): boolean {
 
 /** Reads exactly `length` bytes at `position` (a short read means the file is shorter). */
 export async function readAt (fh: FileHandle, position: number, length: number): Promise<Uint8Array> {
-  const buf = Buffer.allocUnsafe(length)
+  // not from Buffer's shared pool: the piece may be held long after this call
+  const buf = Buffer.allocUnsafeSlow(length)
   let got = 0
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, position + got)
     if (bytesRead === 0) break
     got += bytesRead
   }
-  return got === length ? buf : buf.subarray(0, got)
+  return new Uint8Array(buf.buffer, buf.byteOffset, got)
 }
 
 /** Writes all of `bytes` at `position` (positional writes of one file may run in parallel). */

@@ -50,13 +50,16 @@ export class IndexDb {
   async * pieces (): AsyncGenerator<{ hex: string, index: number, digest: Uint8Array }> {
     for await (const [k, v] of this.#db.iterator({ gt: PIECE, lt: `${PIECE}\xff` })) {
       const [hex, idx] = k.slice(PIECE.length).split('!')
-      yield { hex, index: parseInt(idx, 36), digest: v }
+      yield { hex, index: parseInt(idx, 36), digest: Uint8Array.from(v) }
     }
   }
 
   async pieceMap (hex: string): Promise<PieceMap | undefined> {
     const v = await this.#db.get(`${MAP}${hex}`)
-    return v == null ? undefined : decodePieceMap(v)
+    if (v == null) return undefined
+    const map = decodePieceMap(v)
+    // level hands back Buffers; callers compare plain Uint8Arrays
+    return { ...map, pieceDigests: map.pieceDigests.map(d => Uint8Array.from(d)) }
   }
 
   async write (ops: IndexOp[]): Promise<void> {

@@ -10,7 +10,7 @@ import { importToTemp } from './import.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
 import { KeyedRwLock } from './lock.js'
 import { loadEntries, newEntry, type Entry } from './recover.js'
-import { streamFile } from './stream.js'
+import { lazy, streamFile } from './stream.js'
 
 export interface StoreInit {
   dir: string
@@ -196,12 +196,15 @@ export class LevelStore implements BlobStore {
   }
 
   read (digest: string, range?: { offset?: number, length?: number }, options: AbortOptions = {}): AsyncIterable<Uint8Array> {
-    const { hex } = digestArg(digest)
-    const e = this.#need(digest)
-    const { start, end } = resolveRange(e.rec.size, range)
-    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
-    if (e.rec.complete) void this.touch(digest).catch(() => {})
-    return streamFile(async () => await this.#openForRead(hex), () => this.acquire(digest), start, end, READ_CHUNK, options.signal)
+    // checks run on the first pull, so every error reaches the consumer the same way
+    return lazy(() => {
+      const { hex } = digestArg(digest)
+      const e = this.#need(digest)
+      const { start, end } = resolveRange(e.rec.size, range)
+      requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
+      if (e.rec.complete) void this.touch(digest).catch(() => {})
+      return streamFile(async () => await this.#openForRead(hex), () => this.acquire(digest), start, end, READ_CHUNK, options.signal)
+    })
   }
 
   async import (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, options: AbortOptions & { expectedDigest?: string } = {}): Promise<{ digest: string, size: number, pieceMap: PieceMap }> {

@@ -4,6 +4,7 @@ import type { AbortOptions, BlobInfo, BlobStore, GcResult, StoreUsage } from './
 import type { BlobRecord } from './index-db.js'
 import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo, TOUCH_INTERVAL_MS } from './common.js'
 import { newEntry, type Entry } from './recover.js'
+import { lazy } from './stream.js'
 
 interface MemEntry extends Entry { pieces: Array<Uint8Array | undefined>, map?: PieceMap }
 
@@ -106,10 +107,16 @@ export class MemoryStore implements BlobStore {
   }
 
   read (digest: string, range?: { offset?: number, length?: number }, options: AbortOptions = {}): AsyncIterable<Uint8Array> {
-    const e = this.#need(digest)
-    const { start, end } = resolveRange(e.rec.size, range)
-    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
-    if (e.rec.complete) void this.touch(digest)
+    return lazy(() => {
+      const e = this.#need(digest)
+      const { start, end } = resolveRange(e.rec.size, range)
+      requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
+      if (e.rec.complete) void this.touch(digest)
+      return this.#pieces(digest, e, start, end, options)
+    })
+  }
+
+  #pieces (digest: string, e: MemEntry, start: number, end: number, options: AbortOptions): AsyncIterable<Uint8Array> {
     const P = e.rec.pieceSize
     const release = (): () => void => this.acquire(digest)
     return {

@@ -42,3 +42,10 @@ export function streamFile (open: () => Promise<{ fh: FileHandle, release: () =>
     }
   }
 }
+
+/** Defers `make` (and any error it throws) to the first pull of an iteration. */
+export function lazy (make: () => AsyncIterable<Uint8Array>): AsyncIterable<Uint8Array> {
+  return {
+    async * [Symbol.asyncIterator] () { yield * make() }
+  }
+}
