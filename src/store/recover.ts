@@ -27,7 +27,7 @@ export function newEntry (rec: BlobRecord): Entry {
  * file vanished are forgotten; every recorded piece of a partial blob is
  * re-hashed from its file and dropped if it no longer matches (a torn write,
  * a crash between write and fsync, or a disk that lied); partial files with
- * no record are removed.
+ * no record, and blob files with no complete record, are removed.
  */
 export async function loadEntries (layout: Layout, db: IndexDb, log?: Logger): Promise<Map<string, Entry>> {
   const entries = new Map<string, Entry>()
@@ -56,6 +56,12 @@ export async function loadEntries (layout: Layout, db: IndexDb, log?: Logger): P
   for (const name of await readdir(layout.partialDir)) {
     const e = entries.get(name)
     if (e == null || e.rec.complete) await rm(layout.partial(name), { force: true })
+  }
+  // an import or complete() that crashed between its rename and its index write
+  for (const sub of await readdir(layout.blobsDir)) {
+    for (const name of await readdir(`${layout.blobsDir}/${sub}`)) {
+      if (entries.get(name)?.rec.complete !== true) await rm(layout.blob(name), { force: true })
+    }
   }
   await db.write(ops)
   return entries

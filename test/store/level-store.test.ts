@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, writeFile, open, stat } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, rm, writeFile, open, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -82,10 +82,15 @@ describe('level store on disk', () => {
     expect(await store.list()).toEqual([])
   })
 
-  it('cleans tmp/ and stray partial files on start', async () => {
+  it('cleans tmp/, stray partial files and unrecorded blob files on start', async () => {
     await writeFile(join(dir, 'tmp', 'import-leftover'), 'x')
     await writeFile(join(dir, 'partial', 'f'.repeat(64)), 'y')
+    const kept = await store.import([new Uint8Array([7])])
+    await mkdir(join(dir, 'blobs', 'sha256', 'ee'), { recursive: true })
+    await writeFile(join(dir, 'blobs', 'sha256', 'ee', 'e'.repeat(64)), 'z')
     await restart()
+    expect(await readdir(join(dir, 'blobs', 'sha256', 'ee'))).toEqual([])
+    expect(await store.has(kept.digest)).toBe(true)
     expect(await readdir(join(dir, 'tmp'))).toEqual([])
     expect(await readdir(join(dir, 'partial'))).toEqual([])
   })
