@@ -100,6 +100,9 @@ class HttpOrigin implements Origin {
       bodyTimeout: 0
     })
     attempt.touch()
+    // We destroy bodies we stop reading early; undici then emits 'Request
+    // aborted', which must not become an uncaught exception.
+    res.body.on('error', () => {})
     return res
   }
 
@@ -207,6 +210,7 @@ class HttpOrigin implements Origin {
         }
         for await (const chunk of body as AsyncIterable<Buffer>) {
           attempt.pause()
+          throwIfAborted(signal)
           let c: Uint8Array = chunk
           if (skip > 0) {
             const n = Math.min(skip, c.byteLength)
