@@ -1,0 +1,93 @@
+/**
+ * `HEAD`/`GET /v2/<name>/blobs/<digest>`: bytes from the swarm (the node's
+ * fetch), with the upstream registry as origin, streamed while they arrive.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { MirrorContext, Upstream } from './context.js'
+import { checkAccess, sendFailure } from './access.js'
+import { parseRange } from './range.js'
+
+export interface BlobRequest {
+  up: Upstream
+  repository: string
+  digest: string
+  head: boolean
+  signal: AbortSignal
+}
+
+export async function serveBlob (ctx: MirrorContext, req: IncomingMessage, res: ServerResponse, r: BlobRequest): Promise<void> {
+  const auth = req.headers.authorization
+  let size: number
+  try {
+    const checked = await checkAccess(ctx, r.up, r.repository, r.digest, auth, r.signal)
+    const local = await ctx.node.stat(r.digest, { signal: r.signal })
+    if (local != null && (local.complete || local.piecesHeld > 0)) size = local.size
+    else if (checked != null) size = checked.size
+    else size = (await ctx.origin(r.up, r.repository, r.digest, auth).stat({ signal: r.signal })).size
+  } catch (err) {
+    ctx.log.debug({ err, digest: r.digest }, 'blob refused or unknown')
+    sendFailure(res, err, 'BLOB_UNKNOWN', r.head)
+    return
+  }
+
+  const base = {
+    'docker-content-digest': r.digest,
+    'content-type': 'application/octet-stream',
+    'accept-ranges': 'bytes',
+    'docker-distribution-api-version': 'registry/2.0'
+  }
+  const range = parseRange(req.headers.range, size)
+  if (range.kind === 'unsatisfiable') {
+    res.writeHead(416, { ...base, 'content-range': `bytes */${size}`, 'content-length': 0 })
+    res.end()
+    return
+  }
+  const start = range.kind === 'ok' ? range.start : 0
+  const end = range.kind === 'ok' ? range.end : size
+  const status = range.kind === 'ok' ? 206 : 200
+  const headers: Record<string, string | number> = { ...base, 'content-length': end - start }
+  if (status === 206) headers['content-range'] = `bytes ${start}-${end - 1}/${size}`
+  if (r.head) {
+    res.writeHead(status, headers)
+    res.end()
+    return
+  }
+
+  const origin = ctx.origin(r.up, r.repository, r.digest, auth)
+  const fetch = ctx.node.fetch(r.digest, { origin, signal: r.signal, range: { offset: start, length: end - start } })
+  // The fetch must be awaited somewhere, or its failure is an unhandled rejection.
+  Promise.resolve(fetch).catch(() => {})
+  const it = fetch[Symbol.asyncIterator]()
+  let first: IteratorResult<Uint8Array>
+  try {
+    // Headers wait for the first verified bytes: until then a failure can still be a clean error status.
+    first = end > start ? await it.next() : { done: true, value: undefined }
+  } catch (err) {
+    ctx.log.debug({ err, digest: r.digest }, 'blob fetch failed before any byte')
+    sendFailure(res, err, 'BLOB_UNKNOWN', false)
+    return
+  }
+  res.writeHead(status, headers)
+  let sent = 0
+  try {
+    for (let step = first; step.done !== true; step = await it.next()) {
+      sent += step.value.byteLength
+      if (!res.write(step.value)) await drained(res, r.signal)
+    }
+    if (sent !== end - start) throw new Error(`sent ${sent} of ${end - start} bytes`)
+    res.end()
+  } catch (err) {
+    // Mid-body: cut the connection so the client sees a short body and resumes with Range.
+    ctx.log.debug({ err, digest: r.digest, sent }, 'blob stream cut')
+    await it.return?.().catch(() => {})
+    res.destroy()
+  }
+}
+
+async function drained (res: ServerResponse, signal: AbortSignal): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => { res.off('drain', done); signal.removeEventListener('abort', done); signal.aborted ? reject(signal.reason) : resolve() }
+    res.once('drain', done)
+    signal.addEventListener('abort', done, { once: true })
+  })
+}
