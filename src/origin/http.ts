@@ -110,7 +110,8 @@ class HttpOrigin implements Origin {
   async #failed (err: unknown, attempt: Attempt, failures: number, signal?: AbortSignal): Promise<void> {
     throwIfAborted(signal)
     const e = attempt.explain(err)
-    this.#init.onError?.(e)
+    // A bad range is the caller's mistake, not an origin failure.
+    if (e instanceof OriginError) this.#init.onError?.(e)
     if (!(e instanceof OriginError) || !e.retryable || failures >= this.#tries) throw e
     await sleep(backoffMs(failures, this.#backoffMs, e), signal)
   }

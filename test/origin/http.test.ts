@@ -198,6 +198,19 @@ describe('HTTP origin', () => {
     expect(s.bytesSent()).toBe(1000 + size)
   })
 
+  it('the fixture caps its bandwidth and can serve wrong bytes', async () => {
+    const slow = await serve({ rateBytesPerSec: 1024 * 1024 })
+    const t0 = performance.now()
+    const got = await collect(origin(`${slow.url}/blob`).read(undefined))
+    // 256 KiB of burst, then ~1 MiB/s for the rest.
+    expect(performance.now() - t0).toBeGreaterThan(150)
+    expect(got.equals(data)).toBe(true)
+    const liar = await serve({ corrupt: true })
+    const bad = await collect(origin(`${liar.url}/blob`).read({ start: 0, end: 1000 }))
+    expect(bad.byteLength).toBe(1000)
+    expect(bad.equals(data.subarray(0, 1000))).toBe(false)
+  })
+
   it('originFromUrl picks by scheme and refuses others', () => {
     expect(originFromUrl('http://127.0.0.1:1/x').name).toBe('http://127.0.0.1:1/x')
     expect(() => originFromUrl('ftp://example.com/x')).toThrow(expect.objectContaining({ name: 'InvalidRequestError' }))
