@@ -49,18 +49,22 @@ export function createRegistryMirror (components: RegistryMirrorComponents, init
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ac = new AbortController()
     res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('client went away')) })
-    const u = new URL(req.url ?? '/', 'http://mirror')
+    // The raw path, not URL's: URL parsing resolves `..` segments, which must be refused, not followed.
+    const rawUrl = req.url ?? '/'
+    const q = rawUrl.indexOf('?')
+    const pathname = q < 0 ? rawUrl : rawUrl.slice(0, q)
+    const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1))
     const head = req.method === 'HEAD'
     if (req.method !== 'GET' && !head) {
       sendOciError(res, 'UNSUPPORTED', 'this mirror serves pulls only', { status: 405, headers: { allow: 'GET, HEAD' } })
       return
     }
-    if (u.pathname === '/v2/' || u.pathname === '/v2') {
+    if (pathname === '/v2/' || pathname === '/v2') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': 2, 'docker-distribution-api-version': 'registry/2.0' })
       res.end(head ? undefined : '{}')
       return
     }
-    const route = parseRoute(u.pathname)
+    const route = parseRoute(pathname)
     if (route == null) { sendOciError(res, 'UNSUPPORTED', 'not a pull endpoint', { head }); return }
     // Validation first: a bad name or digest never reaches the store or the upstream.
     if (!isValidName(route.name)) { sendOciError(res, 'NAME_INVALID', 'invalid repository name', { head }); return }
@@ -73,7 +77,7 @@ export function createRegistryMirror (components: RegistryMirrorComponents, init
       sendOciError(res, 'MANIFEST_INVALID', 'invalid tag', { status: 400, head })
       return
     }
-    const ns = u.searchParams.get('ns')
+    const ns = query.get('ns')
     const up = ctx.upstream(ns)
     if (up == null) { sendOciError(res, 'NAME_UNKNOWN', `registry ${ns ?? '(default)'} is not mirrored here`, { head }); return }
     const common = { up, repository: route.name, head, signal: ac.signal }
