@@ -1,0 +1,105 @@
+import { Option, type Command } from 'commander'
+import { createLogger, loadConfig, parseUpstreams, startDaemon, type RawConfig } from '../../daemon/index.js'
+import { CliError, type CliCommand, type CliContext } from '../context.js'
+
+interface DaemonFlags {
+  config?: string
+  dataDir?: string
+  listen?: string[]
+  bootstrap?: string[]
+  location?: string
+  metrics?: string
+  cacheSize?: string
+  uploadRate?: string
+  downloadRate?: string
+  originRate?: string
+  logLevel?: string
+  gcInterval?: string
+  registry?: string
+  registryUpstream?: string[]
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
+
+export const daemonCommand: CliCommand = (program, ctx) => {
+  program.command('daemon')
+    .description('run a starling node until SIGINT/SIGTERM (config: YAML < STARLING_* env < flags; see docs/config.md)')
+    .option('-c, --config <file>', 'YAML config file (env STARLING_CONFIG)')
+    .option('--data-dir <dir>', 'store, index and identity key folder')
+    .option('--listen <multiaddr>', 'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/7480)', collect)
+    .option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<id>; repeatable', collect)
+    .option('--location <label>', 'location label, e.g. eu-west/zone-a/rack-3')
+    .option('--metrics <host:port>', 'separate listener for /metrics (default: on the API port)')
+    .option('--cache-size <size>', 'store quota, e.g. 10GiB (LRU eviction of complete blobs)')
+    .option('--upload-rate <size>', 'upload cap in bytes/s, e.g. 50MiB')
+    .option('--download-rate <size>', 'download-from-peers cap in bytes/s')
+    .option('--origin-rate <size>', 'download-from-origin cap in bytes/s')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+    .option('--gc-interval <duration>', 'how often cache GC runs, e.g. 10m (0 = never)')
+    .option('--registry <host:port>', 'serve the OCI registry mirror here')
+    .option('--registry-upstream <name=url>', 'registry to mirror, repeatable (docker.io=https://registry-1.docker.io is built in)', collect)
+    .action(async (flags: DaemonFlags, cmd: Command) => {
+      // --api is a global option: for the daemon it is where to listen.
+      const api = cmd.optsWithGlobals<{ api?: string }>().api
+      await runDaemon(ctx, flags, api)
+    })
+}
+
+async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefined): Promise<void> {
+  const flags: RawConfig = {
+    dataDir: f.dataDir,
+    listen: f.listen,
+    bootstrap: f.bootstrap,
+    api,
+    location: f.location,
+    metrics: f.metrics,
+    cacheSize: f.cacheSize,
+    uploadRate: f.uploadRate,
+    downloadRate: f.downloadRate,
+    originRate: f.originRate,
+    logLevel: f.logLevel,
+    gcInterval: f.gcInterval
+  }
+  if (f.registry != null || f.registryUpstream != null) {
+    flags.registry = {
+      ...(f.registry != null ? { listen: f.registry } : {}),
+      ...(f.registryUpstream != null ? { upstreams: parseUpstreams(f.registryUpstream) } : {})
+    }
+  }
+  // The CLI's STARLING_API names the daemon to talk to; for `daemon` it is the listen address too.
+  const config = await loadConfig({ file: f.config, env: ctx.env, flags }).catch((err: Error) => {
+    throw err.name === 'ConfigError' ? new CliError(`config: ${err.message}`, 2) : err
+  })
+  const log = createLogger(config.logLevel)
+
+  const stopping = new AbortController()
+  let signals = 0
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal: exiting now')
+      process.exit(sig === 'SIGINT' ? 130 : 143)
+    }
+    log.info({ signal: sig }, 'shutting down (send again to exit at once)')
+    stopping.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  try {
+    let daemon
+    try {
+      daemon = await startDaemon(config, { logger: log }, { signal: stopping.signal })
+    } catch (err) {
+      if ((err as Error).name === 'ConfigError') throw new CliError(`config: ${(err as Error).message}`, 2)
+      throw err
+    }
+    if (!stopping.signal.aborted) await new Promise(resolve => stopping.signal.addEventListener('abort', resolve, { once: true }))
+    await daemon.stop()
+    log.info('stopped')
+    // Stray timers in dependencies must not keep a stopped daemon alive.
+    setTimeout(() => { process.exit(process.exitCode ?? 0) }, 3000).unref()
+  } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+  }
+}

@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto'
+import { basename, resolve } from 'node:path'
+import type { BytesBySource } from '../../api.js'
+import { formatBytes } from '../../daemon/size.js'
+import { createAtomicFile, type AtomicFile } from '../atomic-file.js'
+import { createClient } from '../client.js'
+import { CliError, globals, type CliCommand, type CliContext } from '../context.js'
+import { openFromDaemon, openStandalone, type OpenedBlob } from '../get-sources.js'
+import { createProgress, share } from '../progress.js'
+import { digestArg } from './stat.js'
+
+interface GetFlags {
+  output?: string
+  digest?: string
+  header?: string[]
+  standalone?: boolean
+  bootstrap?: string[]
+  dataDir?: string
+  progress?: boolean
+}
+
+const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
+
+export const getCommand: CliCommand = (program, ctx) => {
+  program.command('get')
+    .description('fetch a blob through the swarm (URL as origin) and write it atomically')
+    .argument('<source>', 'http(s)/file URL to use as origin, or a digest (sha256:<hex> or CID) the swarm already has')
+    .option('-o, --output <file>', 'where to write (- for stdout; default: the URL\'s file name, or the digest\'s hex)')
+    .option('--digest <sha256:hex>', 'the expected digest: verified, and lets peers share the download')
+    .option('-H, --header <header>', 'origin request header "Name: value", repeatable', collect)
+    .option('--standalone', 'run an ephemeral node in this process instead of using the daemon')
+    .option('--bootstrap <multiaddr>', 'with --standalone: peer to join through, repeatable', collect)
+    .option('--data-dir <dir>', 'with --standalone: keep the store here (default: a temp folder, removed)')
+    .option('--no-progress', 'never draw the progress bar')
+    .action(async (source: string, flags: GetFlags, cmd) => { await runGet(ctx, cmd, source, flags) })
+}
+
+async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], source: string, f: GetFlags): Promise<void> {
+  const g = globals(cmd)
+  const isUrl = /^(https?|file):\/\//i.test(source)
+  const url = isUrl ? source : undefined
+  let digest = f.digest != null ? digestArg(f.digest) : undefined
+  if (!isUrl) {
+    const d = digestArg(source)
+    if (digest != null && digest !== d) throw new CliError(`--digest ${digest} differs from the digest argument ${d}`, 2)
+    digest = d
+  }
+  const headers = parseHeaders(f.header ?? [])
+  const target = f.output ?? defaultName(url, digest)
+  const toStdout = target === '-'
+  const bar = createProgress(ctx.stderr, ctx.stderr.isTTY === true && g.json !== true && f.progress !== false)
+  const ac = new AbortController()
+  const onSigint = (): void => { ac.abort(new CliError('interrupted', 130)) }
+  process.once('SIGINT', onSigint)
+  const started = performance.now()
+  let out: AtomicFile | undefined
+  let opened: OpenedBlob | undefined
+  try {
+    const req = {
+      url,
+      digest,
+      headers,
+      signal: ac.signal,
+      onSource: bar.source,
+      onImport: () => { if (ctx.stderr.isTTY === true && g.json !== true) ctx.stderr.write(`no --digest: downloading ${url ?? ''} once through the ${f.standalone === true ? 'local node' : 'daemon'} to learn its digest\n`) }
+    }
+    opened = f.standalone === true
+      ? await openStandalone(req, { bootstrap: f.bootstrap, dataDir: f.dataDir })
+      : await openFromDaemon(createClient(g, ctx), req)
+    if (opened.size != null) bar.setTotal(opened.size)
+    out = toStdout ? undefined : await createAtomicFile(resolve(target))
+    const sink = out ?? stdoutSink(ctx)
+    for await (const chunk of opened.body) {
+      await sink.write(chunk)
+      bar.update(sink.bytes)
+    }
+    if (opened.size != null && sink.bytes !== opened.size) throw new CliError(`short read: got ${sink.bytes} of ${opened.size} bytes`)
+    const got = await sink.commit(opened.digest)
+    const bySource: BytesBySource = await opened.finish() ?? bar.bySource
+    opened = undefined
+    bar.stop()
+    const result = { path: toStdout ? '-' : resolve(target), digest: got, size: sink.bytes, bytesBySource: bySource, durationMs: Math.round(performance.now() - started) }
+    if (g.json === true) (toStdout ? ctx.stderr : ctx.stdout).write(JSON.stringify(result, null, 2) + '\n')
+    else if (ctx.stderr.isTTY === true) ctx.stderr.write(`${result.path}: ${formatBytes(result.size)} ${got} ${share(bySource)}\n`)
+  } catch (err) {
+    bar.stop()
+    await out?.abort()
+    if (ac.signal.aborted && ac.signal.reason instanceof CliError) throw ac.signal.reason
+    throw err
+  } finally {
+    process.off('SIGINT', onSigint)
+    await opened?.finish().catch(() => {})
+  }
+}
+
+/** Writes to stdout with backpressure, hashing as it goes; the digest is checked at the end (nothing can be unwritten). */
+function stdoutSink (ctx: CliContext): Pick<AtomicFile, 'write' | 'bytes' | 'commit'> {
+  const hash = createHash('sha256')
+  let bytes = 0
+  return {
+    get bytes () { return bytes },
+    async write (chunk) {
+      hash.update(chunk)
+      bytes += chunk.byteLength
+      if (!ctx.stdout.write(chunk)) await new Promise(resolve => ctx.stdout.once('drain', resolve))
+    },
+    async commit (expected) {
+      const d = `sha256:${hash.digest('hex')}`
+      if (expected != null && d !== expected) throw new CliError(`digest mismatch: expected ${expected}, got ${d}`)
+      return d
+    }
+  }
+}
+
+function parseHeaders (list: string[]): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const h of list) {
+    const i = h.indexOf(':')
+    if (i <= 0) throw new CliError(`-H: expected "Name: value", got ${JSON.stringify(h)}`, 2)
+    out[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim()
+  }
+  return out
+}
+
+function defaultName (url: string | undefined, digest: string | undefined): string {
+  if (url != null) {
+    const name = basename(new URL(url).pathname)
+    if (name !== '' && name !== '/' && name !== '.' && name !== '..') return name
+  }
+  if (digest != null) return digest.slice('sha256:'.length)
+  throw new CliError('cannot pick an output name: pass -o FILE', 2)
+}

@@ -1,0 +1,131 @@
+/**
+ * Where `starling get` reads a blob from: the running daemon (default) or an
+ * ephemeral in-process node (`--standalone`). Both give the digest, the size
+ * when known, and the verified bytes in order; sources are reported through
+ * `onSource` for the progress bar.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ByteSource, BytesBySource } from '../api.js'
+import type { ApiClient } from './client.js'
+import { readEvents } from './sse.js'
+
+export interface GetRequest {
+  url?: string
+  digest?: string
+  headers: Record<string, string>
+  signal: AbortSignal
+  onSource: (source: ByteSource, bytes: number) => void
+  /** Told before a URL with no digest is downloaded once to learn its digest. */
+  onImport?: () => void
+}
+
+export interface OpenedBlob {
+  digest: string
+  size?: number
+  body: AsyncIterable<Uint8Array>
+  /** After the body ends: bytes by source as the node counted them, when known. */
+  finish(): Promise<BytesBySource | undefined>
+}
+
+export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise<OpenedBlob> {
+  let digest = r.digest
+  if (digest == null) {
+    r.onImport?.()
+    digest = (await client.json<{ digest: string }>('POST', '/api/v1/import', { url: r.url, headers: r.headers }, { signal: r.signal })).digest
+  }
+  // Subscribe to progress before the fetch starts, so no piece event is missed.
+  const events = new AbortController()
+  r.signal.addEventListener('abort', () => { events.abort() }, { once: true })
+  let result: BytesBySource | undefined
+  let gotDone: () => void = () => {}
+  const done = new Promise<void>(resolve => { gotDone = resolve })
+  const sub = await client.request('GET', `/api/v1/events?digest=${digest}`, { signal: events.signal })
+  void readEvents(sub.body!, (type, data) => {
+    if (type === 'piece') r.onSource(data.source as ByteSource, data.bytes as number)
+    if (type === 'done') { result = data.bytesBySource; gotDone() }
+  }).catch(() => {})
+
+  const q = r.url != null ? `?origin=${encodeURIComponent(r.url)}` : ''
+  const headers: Record<string, string> = {}
+  for (const [k, v] of Object.entries(r.headers)) headers[`x-starling-header-${k}`] = v
+  const res = await client.request('GET', `/api/v1/blobs/${digest}${q}`, { headers, signal: r.signal }).catch(err => {
+    events.abort()
+    throw err
+  })
+  const len = res.headers.get('content-length')
+  return {
+    digest,
+    size: len == null ? undefined : Number(len),
+    body: res.body as unknown as AsyncIterable<Uint8Array>,
+    async finish () {
+      // The done event races the end of the body: give it a moment.
+      await Promise.race([done, new Promise(resolve => setTimeout(resolve, 1000))])
+      events.abort()
+      return result
+    }
+  }
+}
+
+export interface StandaloneOptions {
+  bootstrap?: string[]
+  dataDir?: string
+}
+
+/** Runs a node in this process for one download; its folder is removed afterwards unless given. */
+export async function openStandalone (r: GetRequest, o: StandaloneOptions): Promise<OpenedBlob> {
+  const { createNode } = await import('../node.js')
+  const { originFromUrl } = await import('../origin/index.js')
+  const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'starling-get-'))
+  const node = await createNode({ dataDir, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: o.bootstrap })
+  const cleanup = async (): Promise<void> => {
+    try { await node.stop() } catch {}
+    if (o.dataDir == null) await rm(dataDir, { recursive: true, force: true })
+  }
+  try {
+    await node.start()
+    let digest = r.digest
+    if (digest == null) {
+      r.onImport?.()
+      digest = (await node.add(originFromUrl(r.url!, { headers: r.headers }).read(undefined, { signal: r.signal }), { signal: r.signal })).digest
+    }
+    let size: number | undefined
+    let started: () => void = () => {}
+    const start = new Promise<void>(resolve => { started = resolve })
+    const f = node.fetch(digest, {
+      origin: r.url,
+      headers: r.headers,
+      signal: r.signal,
+      onProgress: (e) => {
+        if (e.type === 'starling:fetch:start') { size = e.detail.size; started() }
+        if (e.type === 'starling:fetch:piece') r.onSource(e.detail.source, e.detail.bytes)
+      }
+    })
+    const it = f[Symbol.asyncIterator]()
+    const first = await Promise.race([it.next(), start.then(() => undefined)])
+    size ??= (await node.stat(digest))?.size
+    async function * body (): AsyncGenerator<Uint8Array> {
+      try {
+        let n = first ?? await it.next()
+        while (n.done !== true) {
+          yield n.value
+          n = await it.next()
+        }
+      } finally {
+        await it.return?.()
+      }
+    }
+    return {
+      digest,
+      size,
+      body: body(),
+      async finish () {
+        try { return (await f).bytesBySource } finally { await cleanup() }
+      }
+    }
+  } catch (err) {
+    await cleanup()
+    throw err
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `starling daemon`: one node, its local HTTP API, metrics, the cache GC
+ * timer and (when configured) the registry mirror, started in order and
+ * stopped in reverse.
+ */
+import { readFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger, StarlingNode, StarlingNodeOptions } from '../api.js'
+import { ConfigError } from '../errors.js'
+import type { Startable } from '../startable.js'
+import { splitHostPort, type DaemonConfig } from './config.js'
+import { createApiHandler, type RequestHandler } from './http-api.js'
+import { createMetrics } from './metrics.js'
+import { createProgressHub } from './progress-hub.js'
+import { checkReachable } from './reachable.js'
+
+export interface Daemon {
+  readonly node: StarlingNode
+  /** `http://host:port` of the local API (the real port when 0 was asked for). */
+  readonly apiUrl: string
+  readonly metricsUrl: string
+  readonly registryUrl?: string
+  stop(): Promise<void>
+}
+
+export interface DaemonComponents {
+  logger: Logger
+  /** Builds the node; the default is the library's createNode (tests pass a fake). */
+  createNode?: (options: StarlingNodeOptions) => Promise<StarlingNode>
+  /** Builds the registry mirror; the default loads src/registry/ when present. */
+  createRegistryMirror?: RegistryMirrorFactory
+}
+
+type RegistryMirrorFactory = (components: { node: StarlingNode, logger?: Logger }, init: {
+  listen: string
+  upstreams: Record<string, string>
+  credentials?: Record<string, { username: string, password: string }>
+  accessCheck?: boolean
+}) => Startable & { readonly url: string }
+
+export async function startDaemon (config: DaemonConfig, components: DaemonComponents, options: { signal?: AbortSignal } = {}): Promise<Daemon> {
+  const log = components.logger
+  await checkBootstrap(config, log, options)
+
+  const psk = config.pskFile == null ? undefined : await readPsk(config.pskFile)
+  const create = components.createNode ?? (await import('../node.js')).createNode
+  const node = await create({
+    dataDir: config.dataDir,
+    listen: config.listen,
+    bootstrap: config.bootstrap,
+    location: config.location,
+    cacheSize: config.cacheSize,
+    uploadRate: config.uploadRate,
+    downloadRate: config.downloadRate,
+    originRate: config.originRate,
+    allowConnectionsFrom: config.allowConnectionsFrom,
+    psk,
+    logger: log
+  })
+  const cleanups: Array<() => Promise<void> | void> = []
+  const stop = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try { await fn() } catch (err) { log.warn({ err: (err as Error).message }, 'error while stopping') }
+    }
+    cleanups.length = 0
+  }
+  try {
+    await node.start()
+    cleanups.push(async () => { await node.stop() })
+
+    const metrics = createMetrics(() => node.stats())
+    const gc = async (o: { signal?: AbortSignal } = {}): Promise<unknown> => {
+      const r = await node.gc(o)
+      if (r.evicted.length > 0) log.info({ evicted: r.evicted.length, freedBytes: r.freedBytes }, 'cache gc')
+      return r
+    }
+    let registryUrl: string | undefined
+    const extra = (): Record<string, unknown> => ({ api: apiUrl, metrics: metricsUrl, registry: registryUrl ?? null })
+    const handler = createApiHandler({
+      node,
+      hub: createProgressHub(),
+      metrics: config.metrics == null ? metrics : undefined,
+      logger: log,
+      alone: config.bootstrap.length === 0,
+      info: extra,
+      gc
+    })
+    const apiUrl = await listen(handler, config.api, 'api', cleanups)
+    let metricsUrl = `${apiUrl}/metrics`
+    if (config.metrics != null) {
+      const metricsOnly = createApiHandler({ node, hub: createProgressHub(), metrics, logger: log, alone: config.bootstrap.length === 0, info: extra, gc })
+      metricsUrl = `${await listen(metricsOnly, config.metrics, 'metrics', cleanups)}/metrics`
+    }
+
+    if (config.gcInterval > 0) {
+      const timer = setInterval(() => { gc().catch(err => { log.warn({ err: (err as Error).message }, 'cache gc failed') }) }, config.gcInterval)
+      timer.unref()
+      cleanups.push(() => { clearInterval(timer) })
+    }
+
+    if (config.registry.listen != null) {
+      const factory = components.createRegistryMirror ?? await loadRegistryMirror()
+      const mirror = factory({ node, logger: log }, {
+        listen: config.registry.listen,
+        upstreams: config.registry.upstreams,
+        credentials: config.registry.credentials,
+        accessCheck: config.registry.accessCheck
+      })
+      await mirror.start()
+      cleanups.push(async () => { await mirror.stop() })
+      registryUrl = mirror.url
+    }
+
+    log.info({ peerId: node.peerId, addresses: node.addresses(), api: apiUrl, metrics: metricsUrl, registry: registryUrl, location: config.location }, 'daemon ready')
+    return { node, apiUrl, metricsUrl, registryUrl, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * Fails start-up when no bootstrap address answers on TCP, naming each one,
+ * so a typo does not leave a daemon silently alone. With several addresses,
+ * one that answers is enough (the others are logged): a fleet should not
+ * refuse to start because one of its bootstrap hosts is down.
+ */
+async function checkBootstrap (config: DaemonConfig, log: Logger, options: { signal?: AbortSignal }): Promise<void> {
+  if (config.bootstrap.length === 0) return
+  const results = await Promise.all(config.bootstrap.map(async a => [a, await checkReachable(a, config.bootstrapTimeout, options)] as const))
+  const bad = results.filter(([, reason]) => reason != null)
+  if (bad.length === results.length) {
+    const list = bad.map(([a, reason]) => `${a} (${reason ?? ''})`).join(', ')
+    throw new ConfigError(`bootstrap: cannot reach ${bad.length > 1 ? 'any of ' : ''}${list}`)
+  }
+  for (const [a, reason] of bad) log.warn({ address: a, reason }, 'bootstrap address unreachable')
+}
+
+async function listen (handler: RequestHandler, hostPort: string, what: string, cleanups: Array<() => Promise<void> | void>): Promise<string> {
+  const { host, port } = splitHostPort(hostPort)
+  const server: Server = createServer(handler)
+  // Long blob streams must not be cut by the default request timeout.
+  server.requestTimeout = 0
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(new ConfigError(`${what}: cannot listen on ${hostPort}: ${err.code ?? err.message}`))
+    })
+    server.listen(port, host, () => { resolve() })
+  })
+  cleanups.push(async () => {
+    // Stop accepting, give open requests a moment, then cut what is left.
+    const closed = new Promise<void>(resolve => server.close(() => { resolve() }))
+    server.closeIdleConnections()
+    const t = setTimeout(() => { server.closeAllConnections() }, 2000)
+    await closed
+    clearTimeout(t)
+  })
+  const addr = server.address() as AddressInfo
+  const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `http://${h}:${addr.port}`
+}
+
+async function readPsk (file: string): Promise<Uint8Array> {
+  try {
+    return await readFile(file)
+  } catch (err) {
+    throw new ConfigError(`pskFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+async function loadRegistryMirror (): Promise<RegistryMirrorFactory> {
+  // A variable specifier keeps this compiling before src/registry/ exists.
+  const spec = '../registry/index.js'
+  let mod: { createRegistryMirror?: RegistryMirrorFactory }
+  try {
+    mod = await import(spec) as typeof mod
+  } catch (err) {
+    throw new ConfigError(`registry.listen: the registry mirror is not available in this build (${(err as Error).message})`)
+  }
+  if (typeof mod.createRegistryMirror !== 'function') throw new ConfigError('registry.listen: the registry mirror is not available in this build')
+  return mod.createRegistryMirror
+}

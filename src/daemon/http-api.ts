@@ -1,0 +1,200 @@
+/**
+ * The daemon's local HTTP API (docs/http-api.md), plus /metrics, /healthz
+ * and /readyz. Plain node:http: a dozen routes do not need a framework.
+ * Errors are JSON `{error:{name,message}}` with a status from the error's
+ * name, built only here, at the edge.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { FetchProgressEvent, Logger, StarlingNode } from '../api.js'
+import { parseDigest } from '../content/index.js'
+import { originFromUrl } from '../origin/index.js'
+import { abortOnClose, HttpError, passthroughHeaders, readJson, sendError, sendJson } from './http-util.js'
+import type { DaemonMetrics } from './metrics.js'
+import type { ProgressHub } from './progress-hub.js'
+import { version } from './version.js'
+
+export interface ApiComponents {
+  node: StarlingNode
+  hub: ProgressHub
+  /** Undefined when metrics live on their own listener. */
+  metrics?: DaemonMetrics
+  logger: Logger
+  /** With no bootstrap peers configured, the node is ready alone. */
+  alone: boolean
+  /** Extra fields for /api/v1/info (api, metrics and registry URLs). */
+  info: () => Record<string, unknown>
+  gc: (options?: { signal?: AbortSignal }) => Promise<unknown>
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
+
+const BLOB = /^\/api\/v1\/blobs\/([^/]+)(\/stat|\/pin)?$/
+
+export function createApiHandler (c: ApiComponents): RequestHandler {
+  return (req, res) => {
+    route(c, req, res).catch(err => {
+      const e = err as Error
+      if (e?.name !== 'AbortError' && (e as NodeJS.ErrnoException)?.code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+        c.logger.debug({ err: e?.message, url: req.url }, 'api request failed')
+      }
+      sendError(res, err)
+    })
+  }
+}
+
+async function route (c: ApiComponents, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://local')
+  const path = url.pathname
+  const method = req.method ?? 'GET'
+  const signal = abortOnClose(res)
+
+  if (path === '/healthz') return sendJson(res, 200, { ok: true })
+  if (path === '/readyz') return readyz(c, res)
+  if (path === '/metrics' && c.metrics != null) return await metrics(c.metrics, res)
+
+  if (path === '/api/v1/info' && method === 'GET') {
+    return sendJson(res, 200, {
+      peerId: c.node.peerId,
+      addresses: c.node.addresses(),
+      location: c.node.location,
+      version: version(),
+      cache: usage(c.node),
+      ...c.info()
+    })
+  }
+  if (path === '/api/v1/peers' && method === 'GET') return sendJson(res, 200, { peers: c.node.peers() })
+  if (path === '/api/v1/gc' && method === 'POST') return sendJson(res, 200, await c.gc({ signal }))
+  if (path === '/api/v1/blobs' && method === 'GET') return sendJson(res, 200, { blobs: await c.node.list({ signal }) })
+  if (path === '/api/v1/blobs' && method === 'POST') return await add(c, req, res, url, signal)
+  if (path === '/api/v1/import' && method === 'POST') return await importUrl(c, req, res, signal)
+  if (path === '/api/v1/events' && method === 'GET') return events(c, req, res, url)
+
+  const m = BLOB.exec(path)
+  if (m != null) {
+    const digest = parseDigest(decodeURIComponent(m[1])).digest
+    if (m[2] === '/stat' && method === 'GET') {
+      const info = await c.node.stat(digest, { signal })
+      if (info == null) throw new HttpError(404, `${digest} is not in the store`, 'NotFoundError')
+      return sendJson(res, 200, info)
+    }
+    if (m[2] === '/pin' && method === 'POST') {
+      const body = await readJson(req)
+      await c.node.pin(digest, body.pinned !== false, { signal })
+      return sendJson(res, 200, { digest, pinned: body.pinned !== false })
+    }
+    if (m[2] == null && method === 'DELETE') return sendJson(res, 200, { digest, deleted: await c.node.delete(digest, { signal }) })
+    if (m[2] == null && (method === 'GET' || method === 'HEAD')) return await getBlob(c, req, res, digest, url, signal)
+  }
+  throw new HttpError(404, `no route for ${method} ${path}`)
+}
+
+function usage (node: StarlingNode): Record<string, unknown> {
+  const u = node.stats().cache
+  // JSON has no Infinity: a missing quota is null.
+  return { ...u, quota: Number.isFinite(u.quota) ? u.quota : null }
+}
+
+function readyz (c: ApiComponents, res: ServerResponse): void {
+  const listening = c.node.addresses().length > 0
+  const peers = c.node.stats().connectedPeers
+  const ready = listening && (peers > 0 || c.alone)
+  sendJson(res, ready ? 200 : 503, { ready, listening, peers, alone: c.alone })
+}
+
+async function metrics (m: DaemonMetrics, res: ServerResponse): Promise<void> {
+  const text = await m.render()
+  res.writeHead(200, { 'content-type': m.contentType })
+  res.end(text)
+}
+
+/**
+ * Streams a blob while the swarm fetches it. Headers wait for the first
+ * verified chunk, so a fetch that fails early (bad digest, nobody has it, the
+ * origin says 404) gets a proper status; a failure after that can only cut
+ * the connection, which the client sees as a short body.
+ */
+async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerResponse, digest: string, url: URL, signal: AbortSignal): Promise<void> {
+  if (req.method === 'HEAD') {
+    const info = await c.node.stat(digest, { signal })
+    if (info == null || !info.complete) throw new HttpError(404, `${digest} is not complete in the store`, 'NotFoundError')
+    res.writeHead(200, { 'content-length': info.size, 'x-starling-digest': digest, 'content-type': 'application/octet-stream' })
+    res.end()
+    return
+  }
+  const origin = url.searchParams.get('origin') ?? undefined
+  let size: number | undefined
+  const f = c.node.fetch(digest, {
+    origin,
+    headers: passthroughHeaders(req),
+    signal,
+    onProgress: (e: FetchProgressEvent) => {
+      if (e.type === 'starling:fetch:start') size = e.detail.size
+      c.hub.emit(digest, e)
+    }
+  })
+  const it = f[Symbol.asyncIterator]()
+  const first = await it.next()
+  size ??= (await c.node.stat(digest, { signal }))?.size
+  const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream', 'x-starling-digest': digest }
+  if (size != null) headers['content-length'] = size
+  res.writeHead(200, headers)
+  async function * rest (): AsyncGenerator<Uint8Array> {
+    if (first.done !== true) yield first.value
+    for (;;) {
+      const n = await it.next()
+      if (n.done === true) return
+      yield n.value
+    }
+  }
+  try {
+    await pipeline(Readable.from(rest(), { objectMode: false }), res)
+  } finally {
+    await it.return?.()
+  }
+  // The iterator ending means every byte was verified; the awaitable settles the store side.
+  await Promise.resolve(f).catch(err => { c.logger.warn({ digest, err: (err as Error).message }, 'fetch ended with an error after streaming') })
+}
+
+async function add (c: ApiComponents, req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
+  const pin = url.searchParams.get('pin') === '1' || url.searchParams.get('pin') === 'true'
+  const expected = url.searchParams.get('digest') ?? undefined
+  const expectedDigest = expected == null ? undefined : parseDigest(expected).digest
+  if ((req.headers['content-type'] ?? '').startsWith('application/json')) {
+    const body = await readJson(req)
+    if (typeof body.path !== 'string' || !body.path.startsWith('/')) throw new HttpError(400, 'expected {"path": "/absolute/path/on/the/daemon/host"}')
+    const r = await c.node.add(body.path, { signal, expectedDigest, pin: pin || body.pin === true })
+    c.logger.info({ ...r, path: body.path }, 'added file')
+    return sendJson(res, 200, r)
+  }
+  const r = await c.node.add(req as AsyncIterable<Uint8Array>, { signal, expectedDigest, pin })
+  c.logger.info(r, 'added upload')
+  sendJson(res, 200, r)
+}
+
+/**
+ * A URL with no digest known up front: the daemon downloads it once through
+ * its origin client (retries, headers), importing into the store as it goes;
+ * the digest is then known and the blob is announced to the swarm.
+ */
+async function importUrl (c: ApiComponents, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const body = await readJson(req)
+  if (typeof body.url !== 'string') throw new HttpError(400, 'expected {"url": "https://...", "headers": {...}}')
+  const headers = (typeof body.headers === 'object' && body.headers != null ? body.headers : {}) as Record<string, string>
+  const origin = originFromUrl(body.url, { headers })
+  const r = await c.node.add(origin.read(undefined, { signal }), { signal })
+  c.logger.info({ ...r, origin: origin.name }, 'imported URL')
+  sendJson(res, 200, r)
+}
+
+/** Server-sent events: the progress of fetches of one digest started through this API. */
+function events (c: ApiComponents, req: IncomingMessage, res: ServerResponse, url: URL): void {
+  const digest = parseDigest(url.searchParams.get('digest') ?? '').digest
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+  res.write(': subscribed\n\n')
+  const off = c.hub.subscribe(digest, (e) => {
+    res.write(`event: ${e.type.slice('starling:fetch:'.length)}\ndata: ${JSON.stringify(e.detail)}\n\n`)
+  })
+  res.once('close', off)
+}

@@ -1,0 +1,6 @@
+export { startDaemon, type Daemon, type DaemonComponents } from './daemon.js'
+export { loadConfig, configFromEnv, parseUpstreams, splitHostPort, defaultDataDir, DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS, type DaemonConfig, type RawConfig, type LogLevel, type RegistryConfig } from './config.js'
+export { parseSize, parseDuration, formatBytes } from './size.js'
+export { createLogger } from './logger.js'
+export { createMetrics, type DaemonMetrics } from './metrics.js'
+export { version } from './version.js'
