@@ -31,6 +31,14 @@ export class OriginError extends named('OriginError') {
 }
 /** A peer broke the wire protocol or sent bytes that failed verification. */
 export class ProtocolError extends named('ProtocolError') {}
+/** A peer has no upload slot free right now: ask another peer, or this one
+ * later. A ProtocolError (the request failed) with `busy` set, so callers
+ * that only check for ProtocolError still move on. */
+export class BusyError extends ProtocolError {
+  static readonly NAME = 'BusyError'
+  override readonly name = 'BusyError'
+  readonly busy = true
+}
 /** Configuration that cannot be used; the message names the key. */
 export class ConfigError extends named('ConfigError') {}
 /** A request that the caller should not have made (bad range, bad size). */
