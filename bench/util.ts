@@ -11,7 +11,7 @@ export async function writeRandomFile (path: string, size: number): Promise<stri
   for (let off = 0; off < size; off += 4 * 1024 * 1024) {
     const chunk = randomBytes(Math.min(4 * 1024 * 1024, size - off))
     h.update(chunk)
-    if (!out.write(chunk)) await new Promise(resolve => out.once('drain', resolve))
+    if (!out.write(chunk)) await new Promise<void>(resolve => out.once('drain', () => { resolve() }))
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => { err != null ? reject(err) : resolve() }))
   return `sha256:${h.digest('hex')}`
