@@ -124,7 +124,7 @@ export async function loadConfig (input: LoadConfigInput = {}): Promise<DaemonCo
   const fromFile = file == null ? {} : await readConfigFile(file)
   const merged: RawConfig = {}
   const layers: Array<[RawConfig, (k: string) => string]> = [
-    [fromFile, k => `in ${file ?? ''}`],
+    [fromFile, () => `in ${file ?? ''}`],
     [configFromEnv(env), k => `from ${envName(k)}`],
     [input.flags ?? {}, k => `from --${kebab(k)}`]
   ]
@@ -139,10 +139,10 @@ export async function loadConfig (input: LoadConfigInput = {}): Promise<DaemonCo
       sources.set(k, label(k))
     }
   }
-  return validate(merged, sources)
+  return validate(merged, sources, env)
 }
 
-function validate (raw: RawConfig, sources: Sources): DaemonConfig {
+function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): DaemonConfig {
   const r = schema.safeParse(raw)
   if (!r.success) {
     const issue = r.error.issues[0]
@@ -158,7 +158,7 @@ function validate (raw: RawConfig, sources: Sources): DaemonConfig {
   }
   const c = r.data
   return {
-    dataDir: c.dataDir ?? defaultDataDir(),
+    dataDir: c.dataDir ?? defaultDataDir(env),
     listen: c.listen ?? [DEFAULT_LISTEN],
     bootstrap: c.bootstrap ?? [],
     api: c.api ?? DEFAULT_API,
