@@ -26,3 +26,4 @@ export function originFromUrl (url: string | URL, init: Omit<HttpOriginInit, 'ur
       throw new InvalidRequestError(`unsupported origin scheme ${u.protocol} (use http, https or file)`)
   }
 }
+export { createOciOrigin, fetchManifest, TokenCache, type OciOriginInit } from './oci.js'

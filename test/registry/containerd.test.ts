@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { writeContainerdConfig } from '../../src/cli/commands/containerd-config.js'
+import { preheat } from '../../src/cli/commands/preheat.js'
 import { startContainerd, writeHosts, type Containerd } from '../fixtures/containerd.js'
 import {
   buildImage, haveBinaries, pushImage, run, startCountingProxy, startRegistry,
@@ -158,6 +159,15 @@ describe.skipIf(!REAL)('containerd and skopeo pull through the mirror (real regi
       `straight from the registry ${direct.toFixed(0)} ms, through a warm starling mirror ${warm.toFixed(0)} ms`)
     expect(direct).toBeGreaterThan(0)
   }, 120_000)
+
+  it('preheat walks the manifest and puts config and layers into the node', async () => {
+    const seen: string[] = []
+    const r = await preheat({ mirror: mirrors[1].url, ref, onBlob: (e) => { seen.push(e.digest) } })
+    expect(r.manifest).toBe(image.manifest.digest)
+    expect(seen).toEqual([image.config.digest, ...image.layers.map(l => l.digest)])
+    const held = await mirrors[1].list()
+    for (const d of seen) expect(held).toContain(d)
+  }, 60_000)
 
   it('a stopped mirror does not break the pull: containerd falls back to the registry', async () => {
     await mirrors[2].stopMirror()
