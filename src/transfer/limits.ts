@@ -1,0 +1,33 @@
+import { MAX_PIECE_MAP_BYTES, MAX_PIECE_SIZE } from '../content/index.js'
+
+/** Every limit of both protocols in one place (the specs in protocols/ quote them). */
+
+/** A meta answer carries a piece map's worth of digests (34 B each on the
+ * wire) plus the have-set (1 bit a piece): 64 KiB on top of the largest
+ * piece map covers both and the small fields. */
+export const MAX_META_RESPONSE_BYTES = MAX_PIECE_MAP_BYTES + 64 * 1024
+/** A meta or piece request is a 32-byte digest and a varint: 128 B is plenty. */
+export const MAX_REQUEST_BYTES = 128
+/** A piece response header is an index and a status. */
+export const MAX_HEADER_BYTES = 32
+/** Room on top of the piece size for framing when bounding the lp decoder. */
+export const FRAME_MARGIN = 1024
+/** The absolute cap of one data frame, whatever piece size a caller asks for. */
+export const MAX_DATA_FRAME = MAX_PIECE_SIZE + FRAME_MARGIN
+/** A location label longer than this is a malformed answer. */
+export const MAX_LOCATION_LENGTH = 256
+/** Requests a client may have sent and not yet had answered, per stream. The
+ * server resets a stream that goes past it, so one stream's queue stays bounded. */
+export const MAX_OUTSTANDING = 64
+/** Raw piece bytes are written in chunks of this size, each paced by the upload limiter. */
+export const UPLOAD_CHUNK = 256 * 1024
+/** Per-request timeout for a piece of up to this size; bigger pieces scale it up. */
+export const TIMEOUT_PIECE_SIZE = 4 * 1024 * 1024
+export const DEFAULT_TIMEOUT_MS = 30_000
+/** A server write that makes no progress for this long means the client stopped reading. */
+export const WRITE_STALL_MS = 60_000
+/** How long a meta server waits for the one request. */
+export const META_REQUEST_TIMEOUT_MS = 10_000
+export const DEFAULT_MAX_UPLOADS = 32
+export const DEFAULT_MAX_UPLOADS_PER_PEER = 8
+export const DEFAULT_MAX_INBOUND_STREAMS = 64

@@ -1,0 +1,106 @@
+import { pbStream } from '@libp2p/utils'
+import { Bitfield, digestFromBytes, MAX_PIECE_SIZE, parseDigest, pieceCount } from '../content/index.js'
+import { ProtocolError } from '../errors.js'
+import { MetaRequest, MetaResponse } from './pb/meta.js'
+import { MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, META_REQUEST_TIMEOUT_MS } from './limits.js'
+import { toProtocolError, withTimeout } from './util.js'
+import type { BlobMeta, LocalBlobs } from './types.js'
+import type { Logger } from '../api.js'
+import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
+import { META_PROTOCOL } from './types.js'
+
+export interface MetaServerContext {
+  localBlobs: LocalBlobs
+  location: () => string
+  log: Logger
+}
+
+/** Serves the one request of an inbound meta stream, then half-closes. */
+export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promise<void> {
+  const signal = AbortSignal.timeout(META_REQUEST_TIMEOUT_MS)
+  try {
+    const pb = pbStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
+    const req = await pb.read(MetaRequest, { signal })
+    if (req.digest.byteLength !== 32) throw new ProtocolError(`meta request digest is ${req.digest.byteLength} bytes`)
+    const digest = digestFromBytes(req.digest).digest
+    await pb.write(await answer(digest, ctx, signal), MetaResponse, { signal })
+    await stream.close({ signal })
+  } catch (err: any) {
+    ctx.log.debug({ err }, 'meta stream failed')
+    stream.abort(err instanceof Error ? err : new ProtocolError(String(err)))
+  }
+}
+
+async function answer (digest: string, ctx: MetaServerContext, signal: AbortSignal): Promise<Partial<MetaResponse>> {
+  let meta: Awaited<ReturnType<LocalBlobs['meta']>>
+  try {
+    meta = await ctx.localBlobs.meta(digest, { signal })
+  } catch (err) {
+    // A failing store is our problem, not the peer's: say so and keep the stream clean.
+    ctx.log.warn({ err, digest }, 'meta: reading local blob failed')
+    return { status: MetaResponse.Status.ERROR }
+  }
+  if (meta == null) return { status: MetaResponse.Status.NOT_FOUND }
+  return {
+    status: MetaResponse.Status.OK,
+    size: BigInt(meta.size),
+    pieceSize: meta.pieceSize,
+    complete: meta.complete,
+    have: meta.have.bytes as Uint8Array<ArrayBuffer>,
+    pieceDigests: meta.pieceDigests.map(d => (d ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer>),
+    location: ctx.location()
+  }
+}
+
+/** Asks `peer` what it holds of `digest`; undefined when it does not know the blob. */
+export async function requestMeta (
+  dialProtocol: Libp2p['dialProtocol'], peer: PeerId, digest: string, timeoutMs: number,
+  options: { signal?: AbortSignal } = {}
+): Promise<BlobMeta | undefined> {
+  const bytes = parseDigest(digest).bytes
+  const signal = withTimeout(options.signal, timeoutMs)
+  let stream: Stream | undefined
+  try {
+    stream = await dialProtocol(peer, META_PROTOCOL, { signal })
+    const pb = pbStream(stream, { maxDataLength: MAX_META_RESPONSE_BYTES, maxBufferSize: MAX_META_RESPONSE_BYTES + 64 * 1024 })
+    await pb.write({ digest: bytes as Uint8Array<ArrayBuffer> }, MetaRequest, { signal })
+    const res = await pb.read(MetaResponse, { signal })
+    const meta = validateMeta(digest, res)
+    await stream.close({ signal })
+    return meta
+  } catch (err) {
+    const e = toProtocolError(err, options.signal, `meta request to ${peer.toString()} failed`)
+    stream?.abort(e)
+    throw e
+  }
+}
+
+/** Checks every field of a peer's answer: nothing from the wire is trusted blindly. */
+export function validateMeta (digest: string, res: MetaResponse): BlobMeta | undefined {
+  switch (res.status) {
+    case MetaResponse.Status.OK: break
+    case MetaResponse.Status.NOT_FOUND: return undefined
+    case MetaResponse.Status.ERROR: throw new ProtocolError('peer failed to read the blob')
+    default: throw new ProtocolError(`meta response has status ${String(res.status)}`)
+  }
+  const size = Number(res.size)
+  if (!Number.isSafeInteger(size)) throw new ProtocolError('meta size out of range')
+  const pieceSize = res.pieceSize
+  if (pieceSize <= 0 || (pieceSize & (pieceSize - 1)) !== 0 || pieceSize > MAX_PIECE_SIZE) {
+    throw new ProtocolError(`meta piece size ${pieceSize} is not a power of two up to ${MAX_PIECE_SIZE}`)
+  }
+  const n = pieceCount(size, pieceSize)
+  if (res.pieceDigests.length !== n) throw new ProtocolError(`meta lists ${res.pieceDigests.length} piece digests, expected ${n}`)
+  const pieceDigests = res.pieceDigests.map(d => {
+    if (d.byteLength === 0) return undefined
+    if (d.byteLength !== 32) throw new ProtocolError(`meta piece digest is ${d.byteLength} bytes`)
+    return d
+  })
+  if (res.have.byteLength !== Math.ceil(n / 8)) throw new ProtocolError(`meta have-set is ${res.have.byteLength} bytes, expected ${Math.ceil(n / 8)}`)
+  const have = new Bitfield(n, res.have)
+  if (res.complete && (!have.full || pieceDigests.some(d => d == null))) {
+    throw new ProtocolError('meta says complete but lacks pieces or piece digests')
+  }
+  if (res.location.length > MAX_LOCATION_LENGTH) throw new ProtocolError('meta location label too long')
+  return { digest, size, pieceSize, complete: res.complete, have, pieceDigests, location: res.location }
+}

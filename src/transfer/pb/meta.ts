@@ -1,0 +1,359 @@
+import { decodeMessage, encodeMessage, enumeration, MaxLengthError, message, streamMessage } from 'protons-runtime'
+import { alloc as uint8ArrayAlloc } from 'uint8arrays/alloc'
+import type { Codec, DecodeOptions } from 'protons-runtime'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+export interface MetaRequest {
+  digest: Uint8Array<ArrayBuffer>
+}
+
+export namespace MetaRequest {
+  let _codec: Codec<MetaRequest>
+
+  export const codec = (): Codec<MetaRequest> => {
+    if (_codec == null) {
+      _codec = message<MetaRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.digest)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          digest: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.digest = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MetaRequestDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<MetaRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MetaRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaRequest>): MetaRequest {
+    return decodeMessage(buf, MetaRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaRequest>): Generator<MetaRequestDigestFieldEvent> {
+    return streamMessage(buf, MetaRequest.codec(), opts)
+  }
+}
+
+export interface MetaResponse {
+  status: MetaResponse.Status
+  size: bigint
+  pieceSize: number
+  complete: boolean
+  have: Uint8Array<ArrayBuffer>
+  pieceDigests: Uint8Array<ArrayBuffer>[]
+  location: string
+}
+
+export namespace MetaResponse {
+  export enum Status {
+    UNSPECIFIED = 'UNSPECIFIED',
+    OK = 'OK',
+    NOT_FOUND = 'NOT_FOUND',
+    ERROR = 'ERROR'
+  }
+
+  enum __StatusValues {
+    UNSPECIFIED = 0,
+    OK = 1,
+    NOT_FOUND = 2,
+    ERROR = 3
+  }
+
+  export namespace Status {
+    export const codec = (): Codec<Status> => {
+      return enumeration<Status>(__StatusValues)
+    }
+  }
+
+  let _codec: Codec<MetaResponse>
+
+  export const codec = (): Codec<MetaResponse> => {
+    if (_codec == null) {
+      _codec = message<MetaResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null && __StatusValues[obj.status] !== 0) {
+          w.uint32(8)
+          MetaResponse.Status.codec().encode(obj.status, w)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.size)
+        }
+
+        if ((obj.pieceSize != null && obj.pieceSize !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.pieceSize)
+        }
+
+        if ((obj.complete != null && obj.complete !== false)) {
+          w.uint32(32)
+          w.bool(obj.complete)
+        }
+
+        if ((obj.have != null && obj.have.byteLength > 0)) {
+          w.uint32(42)
+          w.bytes(obj.have)
+        }
+
+        if (obj.pieceDigests != null && obj.pieceDigests.length > 0) {
+          for (const value of obj.pieceDigests) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.location != null && obj.location !== '')) {
+          w.uint32(58)
+          w.string(obj.location)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          status: Status.UNSPECIFIED,
+          size: 0n,
+          pieceSize: 0,
+          complete: false,
+          have: uint8ArrayAlloc(0),
+          pieceDigests: [],
+          location: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = MetaResponse.Status.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 3: {
+              obj.pieceSize = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.complete = reader.bool()
+              break
+            }
+            case 5: {
+              obj.have = reader.bytes()
+              break
+            }
+            case 6: {
+              if (opts.limits?.pieceDigests != null && obj.pieceDigests.length === opts.limits.pieceDigests) {
+                throw new MaxLengthError('Decode error - repeated field "pieceDigests" had too many elements')
+              }
+
+              obj.pieceDigests.push(reader.bytes())
+              break
+            }
+            case 7: {
+              obj.location = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          pieceDigests: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.status`,
+                value: MetaResponse.Status.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.pieceSize`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.complete`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.have`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 6: {
+              if (opts.limits?.pieceDigests != null && obj.pieceDigests === opts.limits.pieceDigests) {
+                throw new MaxLengthError('Streaming decode error - repeated field "pieceDigests" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.pieceDigests[]`,
+                index: obj.pieceDigests,
+                value: reader.bytes()
+              }
+
+              obj.pieceDigests++
+
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.location`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface MetaResponseStatusFieldEvent {
+    field: '$.status'
+    value: MetaResponse.Status
+  }
+
+  export interface MetaResponseSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export interface MetaResponsePieceSizeFieldEvent {
+    field: '$.pieceSize'
+    value: number
+  }
+
+  export interface MetaResponseCompleteFieldEvent {
+    field: '$.complete'
+    value: boolean
+  }
+
+  export interface MetaResponseHaveFieldEvent {
+    field: '$.have'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MetaResponsePieceDigestsFieldEvent {
+    field: '$.pieceDigests[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MetaResponseLocationFieldEvent {
+    field: '$.location'
+    value: string
+  }
+
+  export function encode (obj: Partial<MetaResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, MetaResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): MetaResponse {
+    return decodeMessage(buf, MetaResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent> {
+    return streamMessage(buf, MetaResponse.codec(), opts)
+  }
+}

@@ -1,0 +1,75 @@
+import { META_PROTOCOL, PIECE_PROTOCOL } from './types.js'
+import { serveMeta } from './meta.js'
+import { servePieces } from './piece-server.js'
+import { UploadSlots } from './slots.js'
+import { DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UPLOADS_PER_PEER } from './limits.js'
+import type { LocalBlobs, TransferStats } from './types.js'
+import type { Logger } from '../api.js'
+import type { Startable } from '../startable.js'
+import type { RateLimiter } from '../utils/rate-limit.js'
+import type { Libp2p } from '@libp2p/interface'
+
+export interface TransferServerComponents {
+  registrar: Pick<Libp2p, 'handle' | 'unhandle'>
+  localBlobs: LocalBlobs
+  /** This node's location label, read at every answer (it may change at run time). */
+  location: () => string
+  logger?: Logger
+}
+
+export interface TransferServerInit {
+  /** Pieces served at once by this node (default 32). */
+  maxUploads?: number
+  /** Pieces served at once to one peer (default 8). */
+  maxUploadsPerPeer?: number
+  /** Paces every chunk of piece bytes sent. */
+  uploadLimiter?: RateLimiter
+  /** Test-only fault injection: never set in production. `corruptUploads`
+   * flips one byte of every piece sent, so tests can prove that receivers
+   * verify what peers send them. */
+  faults?: { corruptUploads?: boolean }
+  /** Inbound streams per connection per protocol (default 64). */
+  maxInboundStreams?: number
+}
+
+export interface TransferServer extends Startable {
+  stats(): TransferStats
+}
+
+const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
+
+export function createTransferServer (components: TransferServerComponents, init: TransferServerInit = {}): TransferServer {
+  const log = components.logger?.child?.({ component: 'transfer' }) ?? components.logger ?? silent
+  const slots = new UploadSlots(init.maxUploads ?? DEFAULT_MAX_UPLOADS, init.maxUploadsPerPeer ?? DEFAULT_MAX_UPLOADS_PER_PEER)
+  const counters = { uploadedBytes: 0, piecesServed: 0 }
+  const maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+  let started = false
+
+  return {
+    async start () {
+      if (started) return
+      await components.registrar.handle(META_PROTOCOL, async (stream) => {
+        await serveMeta(stream, { localBlobs: components.localBlobs, location: components.location, log })
+      }, { maxInboundStreams })
+      await components.registrar.handle(PIECE_PROTOCOL, async (stream, connection) => {
+        await servePieces(stream, connection.remotePeer.toString(), {
+          localBlobs: components.localBlobs,
+          slots,
+          uploadLimiter: init.uploadLimiter,
+          corruptUploads: init.faults?.corruptUploads === true,
+          stats: counters,
+          log
+        })
+      }, { maxInboundStreams })
+      started = true
+    },
+    async stop () {
+      if (!started) return
+      started = false
+      await components.registrar.unhandle([META_PROTOCOL, PIECE_PROTOCOL])
+    },
+    stats () {
+      return { uploadedBytes: counters.uploadedBytes, piecesServed: counters.piecesServed, activeUploads: slots.active }
+    }
+  }
+}
