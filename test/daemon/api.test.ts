@@ -43,7 +43,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true })
 })
 
-async function api (path: string, init?: RequestInit): Promise<Response> {
+interface JsonResponse extends Omit<Response, 'json'> { json: () => Promise<any> }
+
+async function api (path: string, init?: RequestInit): Promise<JsonResponse> {
   return await fetch(daemon.apiUrl + path, init)
 }
 
