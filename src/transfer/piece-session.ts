@@ -1,11 +1,12 @@
-import { lpStream } from '@libp2p/utils'
 import { MAX_PIECE_SIZE, parseDigest } from '../content/index.js'
 import { AbortError, BusyError, InvalidRequestError, NotFoundError, ProtocolError } from '../errors.js'
 import { PieceRequest, PieceResponse } from './pb/piece.js'
-import { FRAME_MARGIN, MAX_HEADER_BYTES, MAX_OUTSTANDING } from './limits.js'
+import { MAX_HEADER_BYTES, MAX_OUTSTANDING } from './limits.js'
+import { FrameDecoder } from './frames.js'
 import { encodeVarint } from './varint.js'
 import { toProtocolError } from './util.js'
 import type { PieceSession } from './types.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { PIECE_PROTOCOL } from './types.js'
@@ -34,6 +35,9 @@ interface Line {
   sent: Request[]
   timer?: ReturnType<typeof setTimeout>
   digestSent: boolean
+  /** Set between an OK header and its data frame. */
+  okHeader?: PieceResponse
+  broken: boolean
 }
 
 /**
@@ -95,6 +99,7 @@ export class Session implements PieceSession {
     const line = this.#line
     if (line == null) return
     this.#line = undefined
+    line.broken = true // what the stream does from now on concerns nobody
     clearTimeout(line.timer)
     if (line.sent.length > 0) {
       for (const r of line.sent.splice(0)) r.reject(err)
@@ -135,9 +140,9 @@ export class Session implements PieceSession {
       try {
         stream = await dialProtocol(peer, PIECE_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
         if (this.#closed) { stream.abort(new AbortError('session closed')); return }
-        const line: Line = { stream, sent: [], digestSent: false }
+        const line: Line = { stream, sent: [], digestSent: false, broken: false }
         this.#line = line
-        void this.#read(line)
+        this.#listen(line)
       } catch (err) {
         const e = toProtocolError(err, undefined, `opening a piece stream to ${peer.toString()} failed`)
         stream?.abort(e)
@@ -149,41 +154,53 @@ export class Session implements PieceSession {
     })()
   }
 
-  async #read (line: Line): Promise<void> {
-    const lp = lpStream(line.stream, {
-      maxDataLength: this.#maxData + FRAME_MARGIN,
-      // room for the frame being read and the start of the next one
-      maxBufferSize: 2 * (this.#maxData + FRAME_MARGIN) + 1024 * 1024
-    })
-    try {
-      while (true) {
-        const head = await lp.read()
-        if (head.byteLength > MAX_HEADER_BYTES) throw new ProtocolError(`piece response header of ${head.byteLength} bytes`)
-        const res = PieceResponse.decode(head)
-        const req = line.sent[0]
-        if (req == null) throw new ProtocolError('piece answer to no request')
-        if (res.index !== req.index) throw new ProtocolError(`piece answer for ${res.index}, expected ${req.index}`)
-        let data: Uint8Array | undefined
-        if (res.status === PieceResponse.Status.OK) {
-          const frame = await lp.read()
-          if (frame.byteLength > this.#maxData) throw new ProtocolError(`piece of ${frame.byteLength} bytes exceeds the piece size ${this.#maxData}`)
-          data = frame.subarray() // the one copy: joins the chunks the frame arrived in
-        } else if (!isKnownStatus(res.status)) {
-          throw new ProtocolError(`piece answer has status ${String(res.status)}`)
-        }
-        line.sent.shift()
-        clearTimeout(line.timer)
-        if (line.sent.length > 0) this.#arm(line)
-        if (!req.dropped) settle(req, res.status, data)
-        this.#pump()
+  /**
+   * Frames are handled synchronously in the stream's message events: a fast
+   * peer on loopback delivers megabytes in one macrotask, which an awaiting
+   * reader (lpStream) would have to buffer whole.
+   */
+  #listen (line: Line): void {
+    const frames = new FrameDecoder()
+    const maxNext = (): number => line.okHeader != null ? this.#maxData : MAX_HEADER_BYTES
+    line.stream.addEventListener('message', (evt) => {
+      if (line.broken) return
+      try {
+        frames.push(evt.data, maxNext, frame => { if (!line.broken) this.#onFrame(line, frame) })
+      } catch (err) {
+        this.#break(line, err)
       }
-    } catch (err) {
-      this.#break(line, err)
+    })
+    line.stream.addEventListener('remoteCloseWrite', () => { this.#break(line, new ProtocolError('the peer closed the piece stream')) })
+    line.stream.addEventListener('close', (evt) => { this.#break(line, evt.error ?? new ProtocolError('piece stream closed')) })
+  }
+
+  #onFrame (line: Line, frame: Uint8ArrayList): void {
+    const req = line.sent[0]
+    if (req == null) throw new ProtocolError('piece answer to no request')
+    let data: Uint8Array | undefined
+    let status: PieceResponse.Status
+    if (line.okHeader == null) {
+      const res = PieceResponse.decode(frame)
+      if (res.index !== req.index) throw new ProtocolError(`piece answer for ${res.index}, expected ${req.index}`)
+      if (res.status === PieceResponse.Status.OK) { line.okHeader = res; return } // the data frame follows
+      if (!isKnownStatus(res.status)) throw new ProtocolError(`piece answer has status ${String(res.status)}`)
+      status = res.status
+    } else {
+      line.okHeader = undefined
+      status = PieceResponse.Status.OK
+      data = frame.subarray() // the one copy: joins the chunks the frame arrived in
     }
+    line.sent.shift()
+    clearTimeout(line.timer)
+    if (line.sent.length > 0) this.#arm(line)
+    if (!req.dropped) settle(req, status, data)
+    this.#pump()
   }
 
   /** The stream failed (or ended): every request on it fails, the next get reopens. */
   #break (line: Line, err: unknown): void {
+    if (line.broken) return
+    line.broken = true
     clearTimeout(line.timer)
     const e = err instanceof ProtocolError
       ? err
