@@ -1,8 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { equalBytes } from '../../src/content/index.js'
-import { PIECE_PROTOCOL } from '../../src/transfer/index.js'
-import { createPair, deferred, fakeLocalBlobs, makeBlob, piece, type Pair } from './helpers.js'
+import { PIECE_PROTOCOL, createTransferClient } from '../../src/transfer/index.js'
+import { createPair, createTestNode, deferred, fakeLocalBlobs, makeBlob, piece, type Pair } from './helpers.js'
 import type { Libp2p } from 'libp2p'
 
 const KiB = 1024
@@ -43,6 +43,33 @@ describe('piece protocol over libp2p', () => {
     await expect(other.get(0)).rejects.toMatchObject({ name: 'NotFoundError' })
     session.close()
     other.close()
+  })
+
+  it('counts upload slots node-wide across peers (three nodes)', async () => {
+    const blob = makeBlob(8 * 16 * KiB, 16 * KiB)
+    const gate = deferred()
+    const local = fakeLocalBlobs([blob], async (_i, data) => { await gate.promise; return data })
+    pair = await createPair(local, { maxUploads: 3, maxUploadsPerPeer: 2 })
+    const third = await createTestNode()
+    try {
+      await third.dial(pair.server.getMultiaddrs()[0])
+      const other = createTransferClient({ dialProtocol: third.dialProtocol.bind(third) })
+      const a = pair.transfer.session(pair.server.peerId, blob.digest, blob.pieceSize)
+      const b = other.session(pair.server.peerId, blob.digest, blob.pieceSize)
+      const settle = async (p: Promise<Uint8Array>): Promise<string> => await p.then(() => 'ok', (err: any) => err.name)
+      const fromA = [settle(a.get(0)), settle(a.get(1))]
+      await expect.poll(() => pair?.transferServer.stats().activeUploads, { timeout: 3000 }).toBe(2)
+      const fromB = [settle(b.get(2)), settle(b.get(3))]
+      await expect.poll(() => pair?.transferServer.stats().activeUploads, { timeout: 3000 }).toBe(3)
+      gate.resolve()
+      expect(await Promise.all(fromA)).toEqual(['ok', 'ok'])
+      // B is under its own per-peer cap but the node had only one slot left
+      expect(await Promise.all(fromB)).toEqual(['ok', 'BusyError'])
+      a.close()
+      b.close()
+    } finally {
+      await third.stop()
+    }
   })
 
   it('answers BUSY over the per-peer upload slots, and frees slots once served', async () => {
