@@ -2,7 +2,7 @@
  * The CLI side of the daemon's HTTP API (docs/http-api.md). Every failure
  * becomes a CliError with one readable line.
  */
-import { DEFAULT_API } from '../daemon/config.js'
+import { DEFAULT_API } from '../daemon/defaults.js'
 import { CliError, type CliContext, type GlobalOptions } from './context.js'
 
 export interface ApiClient {

@@ -39,10 +39,12 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
   const events = new AbortController()
   r.signal.addEventListener('abort', () => { events.abort() }, { once: true })
   let result: BytesBySource | undefined
+  let sawStart = false
   let gotDone: () => void = () => {}
   const done = new Promise<void>(resolve => { gotDone = resolve })
   const sub = await client.request('GET', `/api/v1/events?digest=${digest}`, { signal: events.signal })
   void readEvents(sub.body!, (type, data) => {
+    if (type === 'start') sawStart = true
     if (type === 'piece') r.onSource(data.source as ByteSource, data.bytes as number)
     if (type === 'done') { result = data.bytesBySource; gotDone() }
   }).catch(() => {})
@@ -60,8 +62,9 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
     size: len == null ? undefined : Number(len),
     body: res.body as unknown as AsyncIterable<Uint8Array>,
     async finish () {
-      // The done event races the end of the body: give it a moment.
-      await Promise.race([done, new Promise(resolve => setTimeout(resolve, 1000))])
+      // The done event races the end of the body: give it a moment, if the
+      // node reported this fetch at all (a cache hit may send no events).
+      if (sawStart) await Promise.race([done, new Promise(resolve => setTimeout(resolve, 1000).unref())])
       events.abort()
       return result
     }

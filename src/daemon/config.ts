@@ -12,9 +12,9 @@ import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { parseDuration, parseSize } from './size.js'
 
-export const DEFAULT_API = '127.0.0.1:7483'
-export const DEFAULT_LISTEN = '/ip4/0.0.0.0/tcp/7480'
-export const DEFAULT_UPSTREAMS: Record<string, string> = { 'docker.io': 'https://registry-1.docker.io' }
+import { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS } from './defaults.js'
+
+export { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS }
 
 export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')

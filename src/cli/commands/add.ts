@@ -20,7 +20,7 @@ export const addCommand: CliCommand = (program, ctx) => {
       const st = await stat(path).catch((err: NodeJS.ErrnoException) => { throw new CliError(`${file}: ${err.code ?? err.message}`) })
       if (!st.isFile()) throw new CliError(`${file}: not a regular file`)
       const q = new URLSearchParams()
-      if (opts.digest != null) q.set('digest', digestArg(opts.digest))
+      if (opts.digest != null) q.set('digest', await digestArg(opts.digest))
       if (opts.pin === true) q.set('pin', '1')
       const res = opts.byPath === true
         ? await client.request('POST', `/api/v1/blobs?${q}`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path }) })

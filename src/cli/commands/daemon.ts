@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander'
-import { createLogger, loadConfig, parseUpstreams, startDaemon, type RawConfig } from '../../daemon/index.js'
+import type { RawConfig } from '../../daemon/index.js'
 import { CliError, type CliCommand, type CliContext } from '../context.js'
 
 interface DaemonFlags {
@@ -46,6 +46,8 @@ export const daemonCommand: CliCommand = (program, ctx) => {
 }
 
 async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefined): Promise<void> {
+  // Loaded here, not at the top: other commands should not pay for zod, pino and libp2p.
+  const { createLogger, loadConfig, parseUpstreams, startDaemon } = await import('../../daemon/index.js')
   const flags: RawConfig = {
     dataDir: f.dataDir,
     listen: f.listen,

@@ -39,9 +39,9 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
   const g = globals(cmd)
   const isUrl = /^(https?|file):\/\//i.test(source)
   const url = isUrl ? source : undefined
-  let digest = f.digest != null ? digestArg(f.digest) : undefined
+  let digest = f.digest != null ? await digestArg(f.digest) : undefined
   if (!isUrl) {
-    const d = digestArg(source)
+    const d = await digestArg(source)
     if (digest != null && digest !== d) throw new CliError(`--digest ${digest} differs from the digest argument ${d}`, 2)
     digest = d
   }
