@@ -1,6 +1,8 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { equalBytes } from '../../src/content/index.js'
+import { lpStream } from '@libp2p/utils'
+import { equalBytes, parseDigest } from '../../src/content/index.js'
+import { PieceRequest, PieceResponse } from '../../src/transfer/pb/piece.js'
 import { PIECE_PROTOCOL, createTransferClient } from '../../src/transfer/index.js'
 import { createPair, createTestNode, deferred, fakeLocalBlobs, makeBlob, piece, type Pair } from './helpers.js'
 import type { Libp2p } from 'libp2p'
@@ -203,6 +205,39 @@ describe('piece protocol over libp2p', () => {
     const session = pair.transfer.session(pair.server.peerId, blob.digest, blob.pieceSize)
     expect(equalBytes(await session.get(1), piece(blob, 1))).toBe(true)
     session.close()
+  })
+
+  it('server answers every queued request after the client half-closes, then closes', async () => {
+    const blob = makeBlob(3 * 16 * KiB, 16 * KiB)
+    pair = await createPair(fakeLocalBlobs([blob], async (_i, data) => { await delay(50); return data }))
+    const stream = await pair.client.dialProtocol(pair.server.peerId, PIECE_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: 32 * KiB })
+    const digest = parseDigest(blob.digest).bytes as Uint8Array<ArrayBuffer>
+    await lp.writeV([
+      PieceRequest.encode({ digest, index: 2 }),
+      PieceRequest.encode({ index: 0 }),
+      PieceRequest.encode({ digest, index: 7 })
+    ])
+    await stream.close()
+    const h1 = PieceResponse.decode(await lp.read())
+    expect(h1).toEqual({ index: 2, status: PieceResponse.Status.OK })
+    expect(equalBytes((await lp.read()).subarray(), piece(blob, 2))).toBe(true)
+    expect(PieceResponse.decode(await lp.read())).toEqual({ index: 0, status: PieceResponse.Status.OK })
+    expect(equalBytes((await lp.read()).subarray(), piece(blob, 0))).toBe(true)
+    expect(PieceResponse.decode(await lp.read())).toEqual({ index: 7, status: PieceResponse.Status.NOT_FOUND })
+    await expect(lp.read()).rejects.toMatchObject({ name: 'UnexpectedEOFError' })
+  })
+
+  it('server resets a stream whose later request names another blob', async () => {
+    const blob = makeBlob(2 * 16 * KiB, 16 * KiB)
+    pair = await createPair(fakeLocalBlobs([blob]))
+    const stream = await pair.client.dialProtocol(pair.server.peerId, PIECE_PROTOCOL)
+    const lp = lpStream(stream, { maxDataLength: 32 * KiB })
+    await lp.write(PieceRequest.encode({ digest: parseDigest(blob.digest).bytes as Uint8Array<ArrayBuffer>, index: 0 }))
+    expect(PieceResponse.decode(await lp.read()).status).toBe(PieceResponse.Status.OK)
+    await lp.read()
+    await lp.write(PieceRequest.encode({ digest: new Uint8Array(32).fill(1), index: 1 }))
+    await expect(lp.read()).rejects.toThrow()
   })
 
   it('refuses a piece size beyond the absolute cap', async () => {
