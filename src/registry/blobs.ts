@@ -54,14 +54,40 @@ export async function serveBlob (ctx: MirrorContext, req: IncomingMessage, res: 
   }
 
   const origin = ctx.origin(r.up, r.repository, r.digest, auth)
-  const fetch = ctx.node.fetch(r.digest, { origin, signal: r.signal, range: { offset: start, length: end - start } })
+  // A watchdog: when no verified byte arrives for STALL_MS, give up on this
+  // response (500 before the headers, a cut connection after) so the puller
+  // falls back or resumes instead of hanging on a stuck download.
+  const stall = new AbortController()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const touch = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = setTimeout(() => { stall.abort(new Error(`no bytes for ${STALL_MS} ms`)) }, STALL_MS)
+  }
+  const pause = (): void => { clearTimeout(timer) }
+  touch()
+  const signal = AbortSignal.any([r.signal, stall.signal])
+  try {
+    await stream(ctx, res, r, origin, signal, touch, pause, { start, end, status, headers })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export const STALL_MS = 20_000
+
+async function stream (
+  ctx: MirrorContext, res: ServerResponse, r: BlobRequest, origin: ReturnType<MirrorContext['origin']>, signal: AbortSignal,
+  touch: () => void, pause: () => void, o: { start: number, end: number, status: number, headers: Record<string, string | number> }
+): Promise<void> {
+  const { start, end, status, headers } = o
+  const fetch = ctx.node.fetch(r.digest, { origin, signal, range: { offset: start, length: end - start } })
   // The fetch must be awaited somewhere, or its failure is an unhandled rejection.
   Promise.resolve(fetch).catch(() => {})
   const it = fetch[Symbol.asyncIterator]()
   let first: IteratorResult<Uint8Array>
   try {
     // Headers wait for the first verified bytes: until then a failure can still be a clean error status.
-    first = end > start ? await it.next() : { done: true, value: undefined }
+    first = end > start ? await raceAbort(it.next(), signal) : { done: true, value: undefined }
   } catch (err) {
     ctx.log.debug({ err, digest: r.digest }, 'blob fetch failed before any byte')
     sendFailure(res, err, 'BLOB_UNKNOWN', false)
@@ -70,16 +96,21 @@ export async function serveBlob (ctx: MirrorContext, req: IncomingMessage, res: 
   res.writeHead(status, headers)
   let sent = 0
   try {
-    for (let step = first; step.done !== true; step = await it.next()) {
+    for (let step = first; step.done !== true; step = await raceAbort(it.next(), signal)) {
+      touch()
       sent += step.value.byteLength
-      if (!res.write(step.value)) await drained(res, r.signal)
+      if (!res.write(step.value)) {
+        pause() // a slow client is not a stall
+        await drained(res, r.signal)
+        touch()
+      }
     }
     if (sent !== end - start) throw new Error(`sent ${sent} of ${end - start} bytes`)
     res.end()
   } catch (err) {
     // Mid-body: cut the connection so the client sees a short body and resumes with Range.
     ctx.log.debug({ err, digest: r.digest, sent }, 'blob stream cut')
-    await it.return?.().catch(() => {})
+    void it.return?.().catch(() => {})
     res.destroy()
   }
 }
@@ -89,5 +120,15 @@ async function drained (res: ServerResponse, signal: AbortSignal): Promise<void>
     const done = (): void => { res.off('drain', done); signal.removeEventListener('abort', done); signal.aborted ? reject(signal.reason) : resolve() }
     res.once('drain', done)
     signal.addEventListener('abort', done, { once: true })
+  })
+}
+
+/** The iterator's next step, or the signal's reason if it fires first (a stuck iterator cannot hold us). */
+async function raceAbort<T> (p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
   })
 }

@@ -48,6 +48,8 @@ export function createRegistryMirror (components: RegistryMirrorComponents, init
 
   async function handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const ac = new AbortController()
+    const t0 = Date.now()
+    res.on('finish', () => { log.debug({ method: req.method, url: req.url, status: res.statusCode, ms: Date.now() - t0 }, 'registry request') })
     res.on('close', () => { if (!res.writableFinished) ac.abort(new Error('client went away')) })
     // The raw path, not URL's: URL parsing resolves `..` segments, which must be refused, not followed.
     const rawUrl = req.url ?? '/'

@@ -77,7 +77,8 @@ describe.skipIf(!REAL)('containerd and skopeo pull through the mirror (real regi
       // Unpacked: one committed snapshot per layer in this namespace.
       const snaps = (await containerd.ctr(`m${i}`, ['snapshots', 'ls'])).trim().split('\n').slice(1)
       expect(snaps.length).toBeGreaterThanOrEqual(image.layers.length)
-      console.log(`pull ${i + 1} through mirror ${i + 1} (${REAL_NODES ? 'real node processes' : 'fake nodes'}): ${ms.toFixed(0)} ms`)
+      const upTo = image.layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
+      console.log(`pull ${i + 1} through mirror ${i + 1} (${REAL_NODES ? 'real node processes' : 'fake nodes'}): ${ms.toFixed(0)} ms; registry layer bytes so far ${upTo}`)
     }
     const sent = image.layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
     console.log(`registry sent ${sent} layer bytes for ${layerBytes} bytes of layers pulled 3 times: ${(sent / layerBytes).toFixed(3)}x`)
