@@ -27,6 +27,8 @@ export interface OpenedBlob {
   body: AsyncIterable<Uint8Array>
   /** After the body ends: bytes by source as the node counted them, when known. */
   finish(): Promise<BytesBySource | undefined>
+  /** On failure: releases everything without waiting for the fetch to settle. */
+  close(): Promise<void>
 }
 
 export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise<OpenedBlob> {
@@ -67,7 +69,8 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
       if (sawStart) await Promise.race([done, new Promise(resolve => setTimeout(resolve, 1000).unref())])
       events.abort()
       return result
-    }
+    },
+    async close () { events.abort() }
   }
 }
 
@@ -106,17 +109,25 @@ export async function openStandalone (r: GetRequest, o: StandaloneOptions): Prom
       }
     })
     const it = f[Symbol.asyncIterator]()
-    const first = await Promise.race([it.next(), start.then(() => undefined)])
+    // Wait for the size (start event) or the first chunk, keeping that chunk's promise.
+    const firstChunk = it.next()
+    await Promise.race([firstChunk, start])
     size ??= (await node.stat(digest))?.size
     async function * body (): AsyncGenerator<Uint8Array> {
+      // Only a reader that stops early tells the iterator so; one that threw or ended is finished.
+      let settled = false
       try {
-        let n = first ?? await it.next()
+        let n = await firstChunk
         while (n.done !== true) {
           yield n.value
           n = await it.next()
         }
+        settled = true
+      } catch (err) {
+        settled = true
+        throw err
       } finally {
-        await it.return?.()
+        if (!settled) void Promise.resolve(it.return?.()).catch(() => {})
       }
     }
     return {
@@ -125,7 +136,12 @@ export async function openStandalone (r: GetRequest, o: StandaloneOptions): Prom
       body: body(),
       async finish () {
         try { return (await f).bytesBySource } finally { await cleanup() }
-      }
+      },
+      // On failure the process ends right after (main exits): stopping the
+      // node here can race the failed download's own timers (it leaves its
+      // gossip topic on a timer that throws once pubsub is stopped), so only
+      // the temp folder is removed.
+      async close () { if (o.dataDir == null) await rm(dataDir, { recursive: true, force: true }) }
     }
   } catch (err) {
     await cleanup()

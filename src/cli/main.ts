@@ -50,8 +50,23 @@ export function buildProgram (ctx: CliContext): Command {
   return program
 }
 
-/** Runs the CLI; resolves to the process exit code. Failures print one line on stderr. */
-export async function main (argv: string[], ctx: CliContext = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+/**
+ * Runs the CLI; resolves to the process exit code. Failures print one line
+ * on stderr. Called without a context (from bin/starling.js) it ends the
+ * process once the command is done and output is flushed: a finished
+ * command must not linger on keep-alive sockets or stray timers of an
+ * in-process node (`get --standalone`).
+ */
+export async function main (argv: string[], ctx?: CliContext): Promise<number> {
+  const code = await run(argv, ctx ?? { stdout: process.stdout, stderr: process.stderr, env: process.env })
+  if (ctx == null) {
+    await new Promise<void>(resolve => { process.stdout.write('', () => { process.stderr.write('', () => { resolve() }) }) })
+    process.exit(code)
+  }
+  return code
+}
+
+async function run (argv: string[], ctx: CliContext): Promise<number> {
   const program = buildProgram(ctx)
   try {
     await program.parseAsync(argv)

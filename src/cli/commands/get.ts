@@ -76,8 +76,9 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
     }
     if (opened.size != null && sink.bytes !== opened.size) throw new CliError(`short read: got ${sink.bytes} of ${opened.size} bytes`)
     const got = await sink.commit(opened.digest)
-    const bySource: BytesBySource = await opened.finish() ?? bar.bySource
+    const finishing = opened
     opened = undefined
+    const bySource: BytesBySource = await finishing.finish() ?? bar.bySource
     bar.stop()
     const result = { path: toStdout ? '-' : resolve(target), digest: got, size: sink.bytes, bytesBySource: bySource, durationMs: Math.round(performance.now() - started) }
     if (g.json === true) (toStdout ? ctx.stderr : ctx.stdout).write(JSON.stringify(result, null, 2) + '\n')
@@ -89,7 +90,7 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
     throw err
   } finally {
     process.off('SIGINT', onSigint)
-    await opened?.finish().catch(() => {})
+    await opened?.close().catch(() => {})
   }
 }
 
