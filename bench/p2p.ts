@@ -30,9 +30,12 @@ try {
   await seeder.call('add', { path: file }, 600_000)
   const leecher = await startNodeProcess({ dataDir: join(dir, 'leech'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(seeder)] })
   await new Promise(resolve => setTimeout(resolve, 1500))
+  const wall0 = Date.now()
   const t0 = performance.now()
   const r = await leecher.call('fetch', { digest }, 600_000)
   const ms = performance.now() - t0
+  const startEvent = leecher.events.find(e => e.event === 'start')
+  const discoveryMs = startEvent != null ? startEvent.t - wall0 : NaN
   if (!r.ok || r.sha256 !== digest) throw new Error(`fetch failed: ${JSON.stringify(r.error ?? r.sha256)}`)
   const starlingMBs = size / MiB / (ms / 1000)
   const rssSeed = await peakRssMiB(seeder.proc.pid!)
@@ -43,6 +46,7 @@ try {
   console.log(`blob: ${size / MiB} MiB`)
   console.log(`raw libp2p stream: ${rawMBs.toFixed(0)} MiB/s (${(raw.ms / 1000).toFixed(2)} s)`)
   console.log(`starling fetch (verified, stored): ${starlingMBs.toFixed(0)} MiB/s (${(ms / 1000).toFixed(2)} s)`)
+  console.log(`  of which finding the blob (DHT + meta): ${(discoveryMs / 1000).toFixed(2)} s; transfer alone: ${(size / MiB / ((ms - discoveryMs) / 1000)).toFixed(0)} MiB/s`)
   console.log(`ratio starling/raw: ${(starlingMBs / rawMBs).toFixed(2)} (goal >= 0.8)`)
   console.log(`peak RSS: seeder ${rssSeed.toFixed(0)} MiB, leecher ${rssLeech.toFixed(0)} MiB`)
 } finally {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startOriginServer } from '../test/fixtures/origin-server.js'
 import { loopbackAddr, startNodeProcess, type NodeProcess } from '../test/fixtures/swarm.js'
-import { median, peakRssMiB, writeRandomFile } from './util.js'
+import { cpuSeconds, median, peakRssMiB, writeRandomFile } from './util.js'
 
 const MiB = 1024 * 1024
 function arg (name: string, dflt: number): number {
@@ -33,6 +33,7 @@ try {
       await startNodeProcess({ dataDir: join(dir, `n${i + k}`), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(first)] }))))
   }
   await new Promise(resolve => setTimeout(resolve, 4000))
+  const cpu0 = await Promise.all(nodes.map(async n => await cpuSeconds(n.proc.pid!)))
   const t0 = performance.now()
   const times: number[] = []
   const replies = await Promise.all(nodes.map(async n => {
@@ -41,13 +42,30 @@ try {
     return r
   }))
   const total = performance.now() - t0
+  if (process.env.STARLING_BENCH_TIMELINE === '1') {
+    // per node: when its pieces arrived (s after the start) and from where
+    const wall0 = Date.now() - total
+    for (const n of nodes) {
+      const ps = n.events.filter(e => e.event === 'piece')
+      const at = (q: number): string => ((ps[Math.min(ps.length - 1, Math.floor(ps.length * q))].t - wall0) / 1000).toFixed(1)
+      const bySrc: Record<string, number> = {}
+      for (const p of ps) bySrc[p.source] = (bySrc[p.source] ?? 0) + 1
+      console.log(`  ${n.peerId.slice(-6)}: pieces at 10% ${at(0.1)} s, 50% ${at(0.5)} s, 90% ${at(0.9)} s, last ${at(1)} s; ${JSON.stringify(bySrc)}`)
+    }
+  }
   const bad = replies.filter(r => !r.ok || r.sha256 !== digest)
+  const stats = await Promise.all(nodes.map(async n => (await n.call('stats')).stats))
+  const uploaded = stats.reduce((a, s) => a + s.bytesUploaded, 0)
+  const fromPeers = stats.reduce((a, s) => a + s.bytesIn['peer-local'] + s.bytesIn['peer-remote'], 0)
+  const cpu = await Promise.all(nodes.map(async (n, i) => await cpuSeconds(n.proc.pid!) - cpu0[i]))
   const rss = await Promise.all(nodes.map(async n => await peakRssMiB(n.proc.pid!)))
   console.log(`nodes: ${N}, blob: ${size / MiB} MiB, origin cap: ${originRate > 0 ? `${originRate / MiB} MiB/s` : 'none'}`)
   console.log(`all verified: ${bad.length === 0 ? 'yes' : `NO (${bad.length} failed: ${JSON.stringify(bad[0].error)})`}`)
   console.log(`time until all finished: ${(total / 1000).toFixed(2)} s (median node ${(median(times) / 1000).toFixed(2)} s)`)
   console.log(`origin bytes / blob size: ${(origin.bytesSent() / size).toFixed(3)} (goal <= 1.05)`)
   console.log(`per-node throughput (median): ${(size / MiB / (median(times) / 1000)).toFixed(1)} MiB/s`)
+  console.log(`peer bytes: ${(fromPeers / MiB).toFixed(0)} MiB verified and kept, ${(uploaded / MiB).toFixed(0)} MiB uploaded (waste ${((uploaded / Math.max(1, fromPeers) - 1) * 100).toFixed(0)} %); pieces rejected: ${stats.reduce((a, s) => a + s.piecesRejected, 0)}`)
+  console.log(`CPU per node during the fetch: median ${median(cpu).toFixed(1)} s, total ${cpu.reduce((a, b) => a + b, 0).toFixed(1)} s`)
   console.log(`peak RSS of a node: max ${Math.max(...rss).toFixed(0)} MiB, median ${median(rss).toFixed(0)} MiB`)
   await origin.close()
 } finally {

@@ -38,3 +38,10 @@ export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]
 }
+
+/** CPU seconds (user + system) a live process has used so far. */
+export async function cpuSeconds (pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100 // utime + stime, in clock ticks (USER_HZ = 100)
+}

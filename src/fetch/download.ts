@@ -16,7 +16,12 @@ export interface DownloadResult {
   bytesBySource: BytesBySource
 }
 
-interface Attempt { source: 'origin' | string, ctrl: AbortController }
+/** How long state changes are batched before one gossip message carries them. */
+const GOSSIP_BATCH_MS = 250
+/** Longest wait for the DHT before a node that found nobody goes to the origin. */
+const MAX_GATHER_MS = 3000
+
+interface Attempt { source: 'origin' | string, ctrl: AbortController, at: number }
 
 /**
  * One download per blob, shared by every reader (single-flight). It finds
@@ -65,6 +70,10 @@ export class Download {
   #timers: Array<ReturnType<typeof setInterval>> = []
   #dirty?: ReturnType<typeof setTimeout>
   #refs = 0
+  /** Smoothed time of one piece from the origin / from a peer (EWMA), for stall and endgame thresholds. */
+  #originPieceMs = 0
+  #peerPieceMs = 200
+  #lastPublish = 0
   #sizeOffer?: { size: number, pieceSize: number }
   #sizeOffered?: () => void
 
@@ -79,7 +88,7 @@ export class Download {
       gatherMs: init.gatherMs ?? 500,
       stallMs: init.stallMs ?? 4000,
       discoveryTimeoutMs: init.discoveryTimeoutMs ?? 20_000,
-      heartbeatMs: init.heartbeatMs ?? 1000,
+      heartbeatMs: init.heartbeatMs ?? 2000,
       lingerMs: init.lingerMs ?? 30_000
     }
     this.#rv = new Rendezvous(this.id.hex)
@@ -143,7 +152,10 @@ export class Download {
     this.#topic = topic
     this.#peers.subscribers = () => topic.subscribers()
     void this.#discover()
-    this.#every(this.#o.heartbeatMs, () => { void this.#publish() })
+    this.#every(this.#o.heartbeatMs, () => {
+      // full state for peers that missed a message; skipped when a change went out recently
+      if (Date.now() - this.#lastPublish >= this.#o.heartbeatMs * 0.75) void this.#publish()
+    })
     this.#every(200, () => { this.#schedule() })
     void this.#publish()
 
@@ -198,6 +210,7 @@ export class Download {
     const known = await this.#c.store.pieceDigests(this.digest, { signal: this.signal })
     this.#digests = Array.from({ length: this.#n }, (_, i) => known?.[i])
     this.#peers.sizeKnown(size, pieceSize)
+    this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: this.#have.count, afterMs: Date.now() - this.#startedAt }, 'download: size known')
     this.#ready.resolve()
     this.#emit({ type: 'starling:fetch:start', detail: { digest: this.digest, size, pieceSize, pieceCount: this.#n, piecesHeld: this.#have.count } })
     if (this.#have.count > 0) { this.#provideOnce(); this.#markDirty() }
@@ -226,7 +239,7 @@ export class Download {
   #schedule (): void {
     if (this.#settled || this.#finishing || this.size < 0 || this.#n === 0) return
     const now = Date.now()
-    const avail = this.#peers.availability(this.#n)
+    const avail = this.#peers.availability(this.#n, this.#digests)
     const order = this.#order(avail)
     let peerInflight = this.#peers.totalInflight()
     let pending = 0
@@ -276,7 +289,7 @@ export class Download {
 
   #scheduleOrigin (order: number[], avail: Uint16Array, now: number): void {
     const origin = this.#origins[0]
-    if (origin == null || this.#originFailed != null || now - this.#startedAt < this.#o.gatherMs) return
+    if (origin == null || this.#originFailed != null || !this.#gathered(now)) return
     const cands = this.#peers.sameLocationInterested(this.#c.location, now, true)
     if (!this.#acceptsRanges) {
       if (!this.#wholeRunning && this.#have.count === 0 && this.#mayFetchForLocation(0, now, cands)) this.#fetchWhole(origin)
@@ -287,6 +300,23 @@ export class Download {
       if (this.#attempts.has(i) || (avail[i] > 0 && !this.#originOnly)) continue
       if (this.#originOnly || this.#mayFetchForLocation(i, now, cands)) this.#fetchFromOrigin(origin, i)
     }
+  }
+
+  /**
+   * Before the first origin request, learn who else wants the blob (gossip)
+   * and who already holds it (DHT): at least `gatherMs`, and until the DHT
+   * lookup ended or found a holder — at most 3 s, so a slow DHT cannot hold
+   * a lone node back for long.
+   */
+  #gathered (now: number): boolean {
+    const waited = now - this.#startedAt
+    if (waited < this.#o.gatherMs) return false
+    return this.#discoveryDone || this.#peers.anyUsefulHolder(this.#have, this.#n) || waited >= MAX_GATHER_MS
+  }
+
+  /** A designated peer counts as stalled after this long without progress: scales with how long our own origin pieces take. */
+  #stallMs (): number {
+    return Math.max(this.#o.stallMs, 4 * this.#originPieceMs)
   }
 
   /**
@@ -302,15 +332,24 @@ export class Download {
       const p = this.#peers.get(ranked[k])
       if (p == null) continue
       const claimedAt = p.fetching.get(i)
-      if (claimedAt != null && now - claimedAt < this.#o.stallMs * 2) return false
-      if (now - p.lastProgress < this.#o.stallMs * (pos - k)) return false
+      const stall = this.#stallMs()
+      if (claimedAt != null && now - claimedAt < stall * 2) return false
+      if (now - p.lastProgress < stall * (pos - k)) return false
     }
     return true
   }
 
+  /**
+   * Endgame: when every missing piece is already requested, ask a second
+   * peer for the ones that have been in flight unusually long. Only the
+   * slow ones: a duplicate costs the swarm a whole piece of upload.
+   */
   #endgame (now: number): void {
+    const missing = this.#n - this.#have.count
+    if (missing > Math.max(4, this.#n / 32)) return
     for (const [i, attempts] of this.#attempts) {
-      if (attempts.length > 1 || this.#originOnly) continue
+      if (attempts.length > 1 || this.#originOnly || i < 0) continue
+      if (now - attempts[0].at < Math.max(1000, 3 * this.#peerPieceMs)) continue
       const peer = this.#pickPeer(i, now)
       if (peer != null && attempts[0].source !== peer.key) this.#fetchFromPeer(i, peer)
     }
@@ -322,7 +361,7 @@ export class Download {
     this.signal.addEventListener('abort', onAbort, { once: true })
     ctrl.signal.addEventListener('abort', () => { this.signal.removeEventListener('abort', onAbort) }, { once: true })
     const list = this.#attempts.get(i) ?? []
-    list.push({ source, ctrl })
+    list.push({ source, ctrl, at: Date.now() })
     this.#attempts.set(i, list)
     return ctrl
   }
@@ -339,7 +378,9 @@ export class Download {
     peer.inflight++
     void (async () => {
       try {
+        const t0 = Date.now()
         const bytes = await this.#peers.session(peer, this.pieceSize).get(i, { signal: ctrl.signal })
+        this.#peerPieceMs = this.#peerPieceMs * 0.8 + (Date.now() - t0) * 0.2
         const want = this.#digests[i] ?? peer.claimed.get(i)
         const got = sha256(bytes)
         if (want == null || !equalBytes(got, want)) {
@@ -378,7 +419,10 @@ export class Download {
       try {
         const { start, end } = pieceRange(this.size, this.pieceSize, i)
         this.#c.events.originRequest()
+        this.#c.logger?.debug({ piece: i, afterMs: Date.now() - this.#startedAt }, 'download: origin request')
+        const t0 = Date.now()
         const bytes = await readOriginRange(origin, start, end, ctrl.signal)
+        this.#originPieceMs = this.#originPieceMs === 0 ? Date.now() - t0 : this.#originPieceMs * 0.8 + (Date.now() - t0) * 0.2
         await this.#acceptFromOrigin(i, bytes)
       } catch (err) {
         if (!this.signal.aborted && !ctrl.signal.aborted) this.#originError(err as Error)
@@ -451,6 +495,7 @@ export class Download {
     this.#c.events.bytes(source, bytes.byteLength)
     this.#c.events.pieceVerified()
     this.#emit({ type: 'starling:fetch:piece', detail: { digest: this.digest, index: i, bytes: bytes.byteLength, source, peer } })
+    this.#c.logger?.debug({ piece: i, source, peer, afterMs: Date.now() - this.#startedAt }, 'download: piece verified')
     this.#announce.push({ index: i, digest: d })
     this.#markDirty()
     this.#provideOnce()
@@ -496,11 +541,14 @@ export class Download {
 
   #markDirty (): void {
     if (this.#dirty != null || this.#settled) return
-    this.#dirty = setTimeout(() => { this.#dirty = undefined; void this.#publish() }, 50)
+    // Batch changes: every gossip message costs each receiver a signature
+    // check (~1 ms), and the whole swarm pays it once per message.
+    this.#dirty = setTimeout(() => { this.#dirty = undefined; void this.#publish() }, GOSSIP_BATCH_MS)
   }
 
   async #publish (final = false): Promise<void> {
     if (this.#topic == null) return
+    this.#lastPublish = Date.now()
     const fetching: number[] = []
     for (const [i, list] of this.#attempts) if (i >= 0 && list.some(a => a.source === 'origin')) fetching.push(i)
     const pieces = this.#announce.splice(0, this.#announce.length)

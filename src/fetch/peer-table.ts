@@ -83,7 +83,7 @@ export class PeerTable {
     for (const pd of msg.pieces) {
       if (pd.digest.byteLength === 32) p.claimed.set(pd.index, pd.digest)
     }
-    if (msg.pieces.length > 0) p.lastProgress = now
+    if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
     p.fetching.clear()
     for (const i of msg.fetching) p.fetching.set(i, now)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
@@ -125,14 +125,33 @@ export class PeerTable {
     return !this.#c.peerBook.isBanned(p.key)
   }
 
-  /** How many usable peers hold each piece. */
-  availability (n: number): Uint16Array {
+  /**
+   * How many usable peers hold each piece *and* can be checked: a piece whose
+   * digest neither we nor that peer vouched for cannot be verified, so it
+   * does not count (and we ask the peer for its meta to learn it).
+   */
+  availability (n: number, trusted: Array<Uint8Array | undefined>): Uint16Array {
     const a = new Uint16Array(n)
     for (const p of this.#peers.values()) {
       if (p.have == null || p.have.count === 0 || !this.#usable(p)) continue
-      for (let i = 0; i < n; i++) if (p.have.get(i)) a[i]++
+      let unknown = false
+      for (let i = 0; i < n; i++) {
+        if (!p.have.get(i)) continue
+        if (trusted[i] != null || p.claimed.has(i)) a[i]++
+        else unknown = true
+      }
+      if (unknown) this.requestMeta(p)
     }
     return a
+  }
+
+  /** Peers that hold pieces we could fetch right now. */
+  anyUsefulHolder (have: { get(i: number): boolean }, n: number): boolean {
+    for (const p of this.#peers.values()) {
+      if (p.have == null || !this.#usable(p)) continue
+      for (const i of p.have.indexes()) if (i < n && !have.get(i)) return true
+    }
+    return false
   }
 
   * holders (i: number, now: number, pipeline: number): Generator<RemotePeer> {
