@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../api.js'
 import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
-import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
+import { AbortError, NoSourceError, OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
 import type { BlobTopic } from '../swarm/index.js'
@@ -17,7 +17,7 @@ export interface DownloadResult {
 }
 
 /** How long state changes are batched before one gossip message carries them. */
-const GOSSIP_BATCH_MS = 250
+const GOSSIP_BATCH_MS = 500
 /** Longest wait for the DHT before a node that found nobody goes to the origin. */
 const MAX_GATHER_MS = 3000
 
@@ -74,6 +74,7 @@ export class Download {
   #originPieceMs = 0
   #peerPieceMs = 200
   #lastPublish = 0
+  #failure?: Error
   #sizeOffer?: { size: number, pieceSize: number }
   #sizeOffered?: () => void
 
@@ -88,7 +89,7 @@ export class Download {
       gatherMs: init.gatherMs ?? 500,
       stallMs: init.stallMs ?? 4000,
       discoveryTimeoutMs: init.discoveryTimeoutMs ?? 20_000,
-      heartbeatMs: init.heartbeatMs ?? 2000,
+      heartbeatMs: init.heartbeatMs ?? 3000,
       lingerMs: init.lingerMs ?? 30_000
     }
     this.#rv = new Rendezvous(this.id.hex)
@@ -222,7 +223,7 @@ export class Download {
     const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.#o.discoveryTimeoutMs)])
     try {
       for await (const id of this.#c.swarm.findProviders(this.digest, { signal })) {
-        this.#peers.ensure(id).interested = false
+        // a provider holds pieces; whether it still wants more its gossip will say
         this.#peers.requestMeta(this.#peers.ensure(id))
       }
     } finally {
@@ -311,7 +312,8 @@ export class Download {
   #gathered (now: number): boolean {
     const waited = now - this.#startedAt
     if (waited < this.#o.gatherMs) return false
-    return this.#discoveryDone || this.#peers.anyUsefulHolder(this.#have, this.#n) || waited >= MAX_GATHER_MS
+    if (waited >= MAX_GATHER_MS || this.#peers.anyUsefulHolder(this.#have, this.#n)) return true
+    return this.#discoveryDone && this.#peers.metaInflight === 0
   }
 
   /** A designated peer counts as stalled after this long without progress: scales with how long our own origin pieces take. */
@@ -430,6 +432,7 @@ export class Download {
         this.#originInflight--
         this.#endAttempt(i, ctrl)
         this.#markDirty()
+        this.#checkStuck()
         this.#schedule()
       }
     })()
@@ -516,8 +519,12 @@ export class Download {
     try {
       await this.#c.store.complete(this.digest, { signal: this.signal })
     } catch (err) {
-      if (!(err instanceof DigestMismatchError) && (err as Error)?.name !== 'DigestMismatchError') throw err
-      await this.#quarantine(err as Error)
+      if ((err as Error)?.name !== 'DigestMismatchError') { this.#fail(err as Error); return }
+      try {
+        await this.#quarantine(err as Error)
+      } catch (final) {
+        this.#fail(final as Error)
+      }
       return
     }
     this.#settle()
@@ -601,7 +608,20 @@ export class Download {
         const r = pieceRange(this.size, this.pieceSize, i)
         const s = Math.max(start, r.start)
         const e = Math.min(end, r.end)
-        yield * this.#c.store.read(this.digest, { offset: s, length: e - s }, { signal })
+        let pos = s
+        try {
+          for await (const chunk of this.#c.store.read(this.digest, { offset: s, length: e - s }, { signal })) {
+            pos += chunk.byteLength
+            yield chunk
+          }
+        } catch (err) {
+          // The pieces went away under us: the whole blob failed its digest
+          // and is being fetched again (or the download failed). Wait for the
+          // outcome, then either report why or resume from the verified blob.
+          if (this.#failure != null || signal?.aborted === true) throw this.#failure ?? err
+          await this.#done.promise
+          yield * this.#c.store.read(this.digest, { offset: pos, length: e - pos }, { signal })
+        }
       }
     } finally {
       this.#readers.delete(reader)
@@ -621,6 +641,7 @@ export class Download {
   #fail (err: Error): void {
     if (this.#settled) return
     this.#settled = true
+    this.#failure = err
     this.#ready.reject(err)
     if (!this.#abort.signal.aborted) this.#abort.abort(err)
     this.#cleanup()

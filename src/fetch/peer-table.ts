@@ -25,6 +25,8 @@ export class PeerTable {
   readonly #early = new Map<string, Uint8Array>()
   #size = -1
   #pieceSize = 0
+  /** Meta requests not answered yet (the first origin request waits for them). */
+  metaInflight = 0
   subscribers: () => PeerId[] = () => []
 
   constructor (c: DownloadComponents, digest: string, n: () => number, offerSize: (size: number, pieceSize: number) => void, changed: () => void) {
@@ -100,6 +102,7 @@ export class PeerTable {
     if (p.metaPending || now - p.metaAt < META_INTERVAL_MS || this.#c.peerBook.isBanned(p.key)) return
     p.metaPending = true
     p.metaAt = now
+    this.metaInflight++
     void (async () => {
       try {
         const meta = await this.#c.transfer.meta(p.id, this.#digest, { signal: AbortSignal.timeout(15_000) })
@@ -117,6 +120,7 @@ export class PeerTable {
         this.#c.logger?.debug({ err, peer: p.key }, 'meta request failed')
       } finally {
         p.metaPending = false
+        this.metaInflight--
       }
     })()
   }

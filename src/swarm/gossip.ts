@@ -77,7 +77,8 @@ export class BlobTopics {
         s?.delete(handler)
         if (s != null && s.size === 0) {
           this.#handlers.delete(topic)
-          this.#pubsub.unsubscribe(topic)
+          // leaving may run from a linger timer after the node stopped
+          try { this.#pubsub.unsubscribe(topic) } catch {}
         }
       }
     }
