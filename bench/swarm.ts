@@ -45,13 +45,16 @@ try {
   if (process.env.STARLING_BENCH_TIMELINE === '1') {
     // per node: when its pieces arrived (s after the start) and from where
     const wall0 = Date.now() - total
+    const originBy: Record<number, string[]> = {}
     for (const n of nodes) {
       const ps = n.events.filter(e => e.event === 'piece')
       const at = (q: number): string => ((ps[Math.min(ps.length - 1, Math.floor(ps.length * q))].t - wall0) / 1000).toFixed(1)
       const bySrc: Record<string, number> = {}
       for (const p of ps) bySrc[p.source] = (bySrc[p.source] ?? 0) + 1
+      for (const p of ps) if (p.source === 'origin') (originBy[p.index] ??= []).push(`${n.peerId.slice(-6)}@${((p.t - wall0) / 1000).toFixed(1)}`)
       console.log(`  ${n.peerId.slice(-6)}: pieces at 10% ${at(0.1)} s, 50% ${at(0.5)} s, 90% ${at(0.9)} s, last ${at(1)} s; ${JSON.stringify(bySrc)}`)
     }
+    for (const [i, who] of Object.entries(originBy)) if (who.length > 1) console.log(`  piece ${i} from the origin ${who.length}x: ${who.join(' ')}`)
   }
   const bad = replies.filter(r => !r.ok || r.sha256 !== digest)
   const stats = await Promise.all(nodes.map(async n => (await n.call('stats')).stats))

@@ -159,6 +159,12 @@ export class Download {
     })
     this.#every(200, () => { this.#schedule() })
     void this.#publish()
+    // Our first message usually goes out before the gossip mesh exists: say
+    // hello again while the others are still deciding who goes to the origin.
+    for (const ms of [300, 900]) {
+      const t = setTimeout(() => { if (!this.#settled) void this.#publish() }, ms)
+      t.unref?.()
+    }
 
     if (info != null) {
       await this.#setSize(info.size, info.pieceSize)
