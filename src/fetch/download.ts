@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../api.js'
 import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
-import { AbortError, NoSourceError, OriginError } from '../errors.js'
+import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
 import type { BlobTopic } from '../swarm/index.js'
@@ -318,6 +318,7 @@ export class Download {
   #gathered (now: number): boolean {
     const waited = now - this.#startedAt
     if (waited < this.#o.gatherMs) return false
+    this.#peers.probeSubscribers()
     if (waited >= MAX_GATHER_MS || this.#peers.anyUsefulHolder(this.#have, this.#n)) return true
     return this.#discoveryDone && this.#peers.metaInflight === 0
   }
@@ -390,16 +391,20 @@ export class Download {
         const bytes = await this.#peers.session(peer, this.pieceSize).get(i, { signal: ctrl.signal })
         this.#peerPieceMs = this.#peerPieceMs * 0.8 + (Date.now() - t0) * 0.2
         const want = this.#digests[i] ?? peer.claimed.get(i)
-        const got = sha256(bytes)
-        if (want == null || !equalBytes(got, want)) {
+        const same = (peer.location ?? '') === this.#c.location
+        try {
+          // The store hashes the piece against `want` before it keeps it:
+          // that is the verification (one sha256 per piece, not two).
+          if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
+          await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key)
+        } catch (err: any) {
+          if (err?.name !== 'DigestMismatchError' || this.#have.get(i)) throw err
           this.#c.events.pieceRejected(peer.key)
           this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
           this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
           peer.have?.unset(i)
           return
         }
-        const same = (peer.location ?? '') === this.#c.location
-        await this.#accept(i, bytes, got, same ? 'peer-local' : 'peer-remote', peer.key)
         peer.failures = 0
       } catch (err: any) {
         if (this.signal.aborted || ctrl.signal.aborted) return

@@ -182,13 +182,7 @@ export class PeerTable {
    * shares the origin work from its very first request.
    */
   sameLocationInterested (location: string, now: number, needOrigin: boolean): RemotePeer[] {
-    for (const id of this.subscribers()) {
-      const key = id.toString()
-      if (this.#peers.has(key)) continue
-      const p = this.ensure(id)
-      p.interested = true
-      p.hasOrigin = true
-    }
+    this.probeSubscribers()
     const subs = new Set(this.subscribers().map(id => id.toString()))
     const out: RemotePeer[] = []
     for (const p of this.#peers.values()) {
@@ -199,6 +193,17 @@ export class PeerTable {
       out.push(p)
     }
     return out
+  }
+
+  /** Adds topic subscribers we have not heard from, and asks each what it holds (a seeder may linger on the topic). */
+  probeSubscribers (): void {
+    for (const id of this.subscribers()) {
+      if (this.#peers.has(id.toString())) continue
+      const p = this.ensure(id)
+      p.interested = true
+      p.hasOrigin = true
+      this.requestMeta(p)
+    }
   }
 
   session (p: RemotePeer, pieceSize: number): PieceSession {

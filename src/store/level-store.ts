@@ -123,10 +123,9 @@ export class LevelStore implements BlobStore {
     const e0 = this.#c.need(digest)
     const len = pieceLength(e0.rec.size, e0.rec.pieceSize, index)
     if (bytes.byteLength !== len) throw new InvalidRequestError(`piece ${index} of ${digest} must be ${len} bytes, got ${bytes.byteLength}`)
-    // The caller verified the piece (fetch/ hashes every piece it receives);
-    // hashing it again here cost a third of a fetch's CPU (bench/p2p). The
-    // memory fake keeps the check, so conformance tests still catch a caller
-    // that forgets. start() re-verifies recorded pieces, complete() the whole.
+    // This is where a piece from a peer is verified: fetch/ hands over the
+    // digest it trusts and does not hash the bytes itself.
+    if (!equalBytes(sha256(bytes), pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
     await this.#c.lock.shared(hex, async () => {
       const e = this.#c.need(digest)
       if (e.rec.complete || e.held.get(index)) return

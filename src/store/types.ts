@@ -65,9 +65,9 @@ export interface BlobStore extends Startable {
   /** Have-set of a blob (full for a complete blob), or undefined if unknown. */
   have(digest: string, options?: AbortOptions): Promise<Bitfield | undefined>
   /**
-   * Stores a piece the caller has ALREADY verified against `pieceDigest`
-   * (the store re-checks it cheaply: a lying caller is a bug). Written at its
-   * offset in the sparse partial file, made durable, then marked held.
+   * Verifies a piece against `pieceDigest` (DigestMismatchError, nothing
+   * stored, if it differs: this is where pieces from peers are checked),
+   * writes it at its offset in the sparse partial file, then marks it held.
    */
   writePiece(digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options?: AbortOptions): Promise<void>
   /** Digests recorded for held pieces of a partial blob (undefined where not held). For a complete blob, its piece map's digests. */
