@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander'
 import { version } from '../daemon/version.js'
 import { addCommand } from './commands/add.js'
+import { containerdConfigCommand } from './commands/containerd-config.js'
+import { preheatCommand } from './commands/preheat.js'
 import { daemonCommand } from './commands/daemon.js'
 import { gcCommand } from './commands/gc.js'
 import { getCommand } from './commands/get.js'
@@ -27,10 +29,9 @@ const COMMANDS: CliCommand[] = [
   rmCommand,
   peersCommand,
   gcCommand,
-  versionCommand
-  // registry mirror commands (issue 4) go here:
-  // containerdConfigCommand,
-  // preheatCommand,
+  versionCommand,
+  containerdConfigCommand,
+  preheatCommand
 ]
 
 export function buildProgram (ctx: CliContext): Command {
