@@ -8,6 +8,8 @@ import type { BlobTopic } from '../swarm/index.js'
 import { PeerTable } from './peer-table.js'
 import { readOriginRange, readOriginWhole } from './origin-piece.js'
 import { Rendezvous } from './rendezvous.js'
+import { choosePeer, mayFetchForLocation, orderPieces } from './policy.js'
+import { raceSignal, sleepFor } from './signals.js'
 import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
 
 export interface DownloadResult {
@@ -261,37 +263,19 @@ export class Download {
     if (pending === 0) this.#endgame(now)
   }
 
-  /** Needed pieces: readers' next pieces first, then rarest first (ties spread per node). */
   #order (avail: Uint16Array): number[] {
-    const need: number[] = []
-    for (let i = 0; i < this.#n; i++) if (!this.#have.get(i)) need.push(i)
-    const urgent = new Set<number>()
-    for (const r of this.#readers) for (let i = r.next; i < Math.min(this.#n, r.next + 4); i++) if (!this.#have.get(i)) urgent.add(i)
     const self = this.#c.selfId
-    need.sort((a, b) => {
-      const ua = urgent.has(a) ? 0 : 1
-      const ub = urgent.has(b) ? 0 : 1
-      return ua - ub || avail[a] - avail[b] || this.#rv.score(self, a) - this.#rv.score(self, b)
-    })
-    return need
+    return orderPieces(this.#n, this.#have, avail, [...this.#readers].map(r => r.next), i => this.#rv.score(self, i))
   }
 
   #pickPeer (i: number, now: number): RemotePeer | undefined {
-    const digest = this.#digests[i]
-    let best: RemotePeer | undefined
-    let bestKey = Infinity
-    let sameLocationHolder = false
-    for (const p of this.#peers.holders(i, now, this.#o.perPeerPipeline)) {
-      if (digest == null && !p.claimed.has(i)) continue
-      const same = (p.location ?? '') === this.#c.location
-      if (same) sameLocationHolder = true
-      const key = (same ? 0 : 1e9) + (this.#c.peerBook.rtt(p.key) ?? 50) * 1000 + p.inflight
-      if (key < bestKey) { best = p; bestKey = key }
-    }
-    if (best == null || sameLocationHolder) return best
+    const trusted = this.#digests[i] != null
+    const { peer, sameLocation } = choosePeer(this.#peers.holders(i, now, this.#o.perPeerPipeline),
+      p => trusted || p.claimed.has(i), this.#c.location, k => this.#c.peerBook.rtt(k))
+    if (peer == null || sameLocation) return peer
     // Only other locations hold it: let this location's designated peer
     // bring it across, unless that is us or it has stalled.
-    return this.#mayFetchForLocation(i, now, this.#peers.sameLocationInterested(this.#c.location, now, false)) ? best : undefined
+    return this.#mayFetchForLocation(i, now, this.#peers.sameLocationInterested(this.#c.location, now, false)) ? peer : undefined
   }
 
   #scheduleOrigin (order: number[], avail: Uint16Array, now: number): void {
@@ -328,24 +312,8 @@ export class Download {
     return Math.max(this.#o.stallMs, 4 * this.#originPieceMs)
   }
 
-  /**
-   * The rendezvous rule: this node may fetch piece i into its location when
-   * it ranks first among the interested peers there, or when every peer
-   * ranked above it has shown no progress for `stallMs` × its lead.
-   */
   #mayFetchForLocation (i: number, now: number, cands: RemotePeer[]): boolean {
-    const self = this.#c.selfId
-    const ranked = this.#rv.rank([self, ...cands.map(p => p.key)], i)
-    const pos = ranked.indexOf(self)
-    for (let k = 0; k < pos; k++) {
-      const p = this.#peers.get(ranked[k])
-      if (p == null) continue
-      const claimedAt = p.fetching.get(i)
-      const stall = this.#stallMs()
-      if (claimedAt != null && now - claimedAt < stall * 2) return false
-      if (now - p.lastProgress < stall * (pos - k)) return false
-    }
-    return true
+    return mayFetchForLocation(this.#c.selfId, i, cands, this.#rv, now, this.#stallMs())
   }
 
   /**
@@ -696,22 +664,4 @@ export class Download {
       try { fn(evt) } catch {}
     }
   }
-}
-
-async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await p
-  if (signal.aborted) throw signal.reason
-  return await new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
-}
-
-async function sleepFor (ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }
