@@ -33,6 +33,10 @@ try {
       await startNodeProcess({ dataDir: join(dir, `n${i + k}`), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(first)] }))))
   }
   await new Promise(resolve => setTimeout(resolve, 4000))
+  if (process.env.STARLING_BENCH_TIMELINE === '1') {
+    const st = await Promise.all(nodes.map(async n => (await n.call('stats')).stats))
+    console.log(`before the fetch, connected/gossip peers per node: ${st.map(x => `${x.connectedPeers}/${x.gossipPeers}`).join(' ')}`)
+  }
   const cpu0 = await Promise.all(nodes.map(async n => await cpuSeconds(n.proc.pid!)))
   const t0 = performance.now()
   const times: number[] = []

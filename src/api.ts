@@ -108,6 +108,8 @@ export interface NodeStats {
   originErrors: number
   activeDownloads: number
   connectedPeers: number
+  /** Peers this node exchanges gossip with (have-updates travel only between them). */
+  gossipPeers: number
   cache: StoreUsage
   evictions: number
 }

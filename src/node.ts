@@ -168,6 +168,7 @@ export async function createNode (options: StarlingNodeOptions): Promise<Starlin
         originErrors: counters.originErrors,
         activeDownloads: downloads.active(),
         connectedPeers: new Set(libp2p.getConnections().map(c => c.remotePeer.toString())).size,
+        gossipPeers: libp2p.services.pubsub.getPeers().length,
         cache: store.usage(),
         evictions: counters.evictions
       }

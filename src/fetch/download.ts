@@ -20,6 +20,8 @@ export interface DownloadResult {
 
 /** How long state changes are batched before one gossip message carries them. */
 const GOSSIP_BATCH_MS = 500
+/** At most this many origin claims per gossip message (about 5 bytes each). */
+const MAX_CLAIMS = 256
 /** Longest wait for the DHT before a node that found nobody goes to the origin. */
 const MAX_GATHER_MS = 3000
 
@@ -76,6 +78,8 @@ export class Download {
   #originPieceMs = 0
   #peerPieceMs = 200
   #lastPublish = 0
+  /** When each piece first waited on a peer ranked above us (for the unclaimed-piece rule). */
+  readonly #waitingSince = new Map<number, number>()
   #failure?: Error
   #sizeOffer?: { size: number, pieceSize: number }
   #sizeOffered?: () => void
@@ -212,12 +216,16 @@ export class Download {
   }
 
   async #setSize (size: number, pieceSize: number): Promise<void> {
-    this.size = size
-    this.pieceSize = pieceSize
-    this.#n = pieceCount(size, pieceSize)
-    this.#have = await this.#c.store.open(this.digest, size, pieceSize, { signal: this.signal })
+    const n = pieceCount(size, pieceSize)
+    const have = await this.#c.store.open(this.digest, size, pieceSize, { signal: this.signal })
     const known = await this.#c.store.pieceDigests(this.digest, { signal: this.signal })
-    this.#digests = Array.from({ length: this.#n }, (_, i) => known?.[i])
+    // Only now, all at once: the scheduler runs on a timer and must never see
+    // a size without the have-set and digests that go with it.
+    this.#have = have
+    this.#digests = Array.from({ length: n }, (_, i) => known?.[i])
+    this.#n = n
+    this.pieceSize = pieceSize
+    this.size = size
     this.#peers.sizeKnown(size, pieceSize)
     this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: this.#have.count, afterMs: Date.now() - this.#startedAt }, 'download: size known')
     this.#ready.resolve()
@@ -289,7 +297,10 @@ export class Download {
     for (const i of order) {
       if (this.#originInflight >= this.#o.originConcurrency) return
       if (this.#attempts.has(i) || (avail[i] > 0 && !this.#originOnly)) continue
-      if (this.#originOnly || this.#mayFetchForLocation(i, now, cands)) this.#fetchFromOrigin(origin, i)
+      if (this.#originOnly || this.#mayFetchForLocation(i, now, cands)) {
+        this.#c.logger?.debug({ piece: i, candidates: cands.length, peers: this.#peers.size, subscribers: this.#topic?.subscribers().length }, 'download: origin piece is ours')
+        this.#fetchFromOrigin(origin, i)
+      }
     }
   }
 
@@ -313,7 +324,16 @@ export class Download {
   }
 
   #mayFetchForLocation (i: number, now: number, cands: RemotePeer[]): boolean {
-    return mayFetchForLocation(this.#c.selfId, i, cands, this.#rv, now, this.#stallMs())
+    let since = this.#waitingSince.get(i)
+    if (since == null) { since = now; this.#waitingSince.set(i, now) }
+    const stall = this.#stallMs()
+    const ok = mayFetchForLocation(this.#c.selfId, i, cands, this.#rv, now, {
+      deadMs: stall + 2 * this.#o.heartbeatMs,
+      claimMs: stall + 3 * this.#o.heartbeatMs,
+      unclaimedMs: 4 * stall + 3 * this.#o.heartbeatMs
+    }, since)
+    if (ok) this.#waitingSince.delete(i)
+    return ok
   }
 
   /**
@@ -542,8 +562,7 @@ export class Download {
   async #publish (final = false): Promise<void> {
     if (this.#topic == null) return
     this.#lastPublish = Date.now()
-    const fetching: number[] = []
-    for (const [i, list] of this.#attempts) if (i >= 0 && list.some(a => a.source === 'origin')) fetching.push(i)
+    const fetching = final ? [] : this.#originClaims()
     const pieces = this.#announce.splice(0, this.#announce.length)
     await this.#topic.publish({
       location: this.#c.location,
@@ -556,6 +575,25 @@ export class Download {
       fetching,
       leaving: final && !this.#have.full
     })
+  }
+
+  /**
+   * The pieces we are fetching from the origin now, plus those we own by the
+   * rendezvous rule and will fetch next: a claim tells the others to wait
+   * for us rather than take over, however slow a loaded machine makes us.
+   */
+  #originClaims (): number[] {
+    const claims = new Set<number>()
+    for (const [i, list] of this.#attempts) if (i >= 0 && list.some(a => a.source === 'origin')) claims.add(i)
+    if (this.#origins.length === 0 || this.#originFailed != null || this.size < 0 || this.#originOnly || !this.#acceptsRanges) return [...claims]
+    const now = Date.now()
+    const avail = this.#peers.availability(this.#n, this.#digests)
+    const cands = this.#peers.sameLocationInterested(this.#c.location, now, true).map(p => p.key)
+    for (let i = 0; i < this.#n && claims.size < MAX_CLAIMS; i++) {
+      if (this.#have.get(i) || avail[i] > 0 || this.#attempts.has(i)) continue
+      if (this.#rv.position(this.#c.selfId, cands, i) === 0) claims.add(i)
+    }
+    return [...claims]
   }
 
   // ---- readers ----------------------------------------------------------

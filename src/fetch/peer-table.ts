@@ -4,8 +4,8 @@ import type { BlobGossip } from '../swarm/index.js'
 import type { PieceSession } from '../transfer/types.js'
 import type { DownloadComponents, RemotePeer } from './types.js'
 
-/** A peer heard on the topic within this long still counts as interested (three heartbeats). */
-const INTEREST_TTL_MS = 10_000
+/** A peer heard on the topic within this long still counts as interested (five heartbeats). */
+const INTEREST_TTL_MS = 15_000
 /** At most one meta request per peer this often. */
 const META_INTERVAL_MS = 1_000
 

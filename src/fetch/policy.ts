@@ -41,12 +41,26 @@ export function choosePeer (holders: Iterable<RemotePeer>, canVerify: (p: Remote
   return { peer, sameLocation }
 }
 
+/** Timing of the rendezvous rule (see mayFetchForLocation). */
+export interface StallTimes {
+  /** A peer not heard from this long is gone: its pieces pass to the next in rank. */
+  deadMs: number
+  /** A claim heard this long ago still holds. */
+  claimMs: number
+  /** A live owner that has not claimed a piece this long (its view differs) loses it. */
+  unclaimedMs: number
+}
+
 /**
  * The rendezvous rule: `self` may fetch piece i into its location when it
- * ranks first among the candidates there, or when every peer ranked above it
- * has shown no progress for `stallMs` × its lead and holds no fresh claim on i.
+ * ranks first among the candidates there. A peer ranked above it keeps the
+ * piece while it claims it (fetching it or about to), while it is alive and
+ * the piece has waited less than `unclaimedMs` (`waitingSince`), and until
+ * it has been silent for `deadMs` × its lead. Being slow is never enough to
+ * lose a piece: on a loaded machine everyone is slow, and taking over then
+ * multiplies origin traffic (bench/swarm with 20 nodes on 2 cores).
  */
-export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[], rv: Rendezvous, now: number, stallMs: number): boolean {
+export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[], rv: Rendezvous, now: number, t: StallTimes, waitingSince: number): boolean {
   const ranked = rv.rank([self, ...cands.map(p => p.key)], i)
   const pos = ranked.indexOf(self)
   const byKey = new Map(cands.map(p => [p.key, p]))
@@ -54,8 +68,9 @@ export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[
     const p = byKey.get(ranked[k])
     if (p == null) continue
     const claimedAt = p.fetching.get(i)
-    if (claimedAt != null && now - claimedAt < stallMs * 2) return false
-    if (now - p.lastProgress < stallMs * (pos - k)) return false
+    if (claimedAt != null && now - claimedAt < t.claimMs) return false
+    const alive = now - p.lastSeen < t.deadMs * (pos - k)
+    if (alive && now - waitingSince < t.unclaimedMs) return false
   }
   return true
 }

@@ -125,6 +125,7 @@ export function createFakeNode (options: StarlingNodeOptions): FakeNode {
         originErrors: 0,
         activeDownloads: 0,
         connectedPeers: node.connectedPeers,
+    gossipPeers: 0,
         cache: { bytes: usedBytes(), blobs: blobs.size, quota: options.cacheSize ?? Infinity },
         evictions
       }

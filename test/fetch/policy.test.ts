@@ -37,23 +37,32 @@ describe('choosePeer', () => {
 describe('mayFetchForLocation', () => {
   const rv = new Rendezvous('ef'.repeat(32))
   const keys = ['p1', 'p2', 'p3', 'me']
+  const times = { deadMs: 10_000, claimMs: 13_000, unclaimedMs: 25_000 }
 
   it('lets only the top-ranked peer go while the others make progress', () => {
     const now = 100_000
     for (let i = 0; i < 20; i++) {
       const owner = rv.rank(keys, i)[0]
-      const cands = keys.filter(k => k !== 'me').map(k => peer(k, { lastProgress: now }))
-      expect(mayFetchForLocation('me', i, cands, rv, now, 4000)).toBe(owner === 'me')
+      const cands = keys.filter(k => k !== 'me').map(k => peer(k, { lastSeen: now }))
+      expect(mayFetchForLocation('me', i, cands, rv, now, times, now)).toBe(owner === 'me')
     }
   })
 
-  it('takes over from stalled peers ranked above, but not from one with a fresh claim', () => {
+  it('takes over from silent peers ranked above, but not from one with a fresh claim', () => {
     const now = 100_000
     const i = [...Array(50).keys()].find(j => rv.rank(keys, j)[1] === 'me')!
     const owner = rv.rank(keys, i)[0]
-    const stalled = keys.filter(k => k !== 'me').map(k => peer(k, { lastProgress: now - 10_000 }))
-    expect(mayFetchForLocation('me', i, stalled, rv, now, 4000)).toBe(true)
-    const claiming = stalled.map(p => p.key === owner ? { ...p, fetching: new Map([[i, now - 100]]) } : p)
-    expect(mayFetchForLocation('me', i, claiming, rv, now, 4000)).toBe(false)
+    const silent = keys.filter(k => k !== 'me').map(k => peer(k, { lastSeen: now - 20_000 }))
+    expect(mayFetchForLocation('me', i, silent, rv, now, times, now)).toBe(true)
+    const claiming = silent.map(p => p.key === owner ? { ...p, fetching: new Map([[i, now - 100]]) } : p)
+    expect(mayFetchForLocation('me', i, claiming, rv, now, times, now)).toBe(false)
+  })
+
+  it('a live owner that never claims the piece (its view differs) loses it after unclaimedMs', () => {
+    const now = 100_000
+    const i = [...Array(50).keys()].find(j => rv.rank(keys, j)[1] === 'me')!
+    const alive = keys.filter(k => k !== 'me').map(k => peer(k, { lastSeen: now }))
+    expect(mayFetchForLocation('me', i, alive, rv, now, times, now - 1000)).toBe(false)
+    expect(mayFetchForLocation('me', i, alive, rv, now, times, now - times.unclaimedMs - 1)).toBe(true)
   })
 })
