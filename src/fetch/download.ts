@@ -22,6 +22,8 @@ export interface DownloadResult {
 const GOSSIP_BATCH_MS = 500
 /** At most this many origin claims per gossip message (about 5 bytes each). */
 const MAX_CLAIMS = 256
+/** Connected peers asked directly when the DHT knows no provider. */
+const MAX_DIRECT_PROBES = 32
 /** Longest wait for the DHT before a node that found nobody goes to the origin. */
 const MAX_GATHER_MS = 3000
 
@@ -198,7 +200,7 @@ export class Download {
     if (this.#sizeOffer == null) {
       const deadline = Date.now() + this.#o.discoveryTimeoutMs
       while (this.#sizeOffer == null && Date.now() < deadline) {
-        if (this.#discoveryDone && Date.now() - this.#startedAt > 1500 && this.#peers.size === 0) break
+        if (this.#discoveryDone && Date.now() - this.#startedAt > 1500 && this.#peers.metaInflight === 0) break
         await Promise.race([offered, sleepFor(100, this.signal)])
       }
     }
@@ -238,9 +240,16 @@ export class Download {
   async #discover (): Promise<void> {
     const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.#o.discoveryTimeoutMs)])
     try {
+      let found = 0
       for await (const id of this.#c.swarm.findProviders(this.digest, { signal })) {
         // a provider holds pieces; whether it still wants more its gossip will say
         this.#peers.requestMeta(this.#peers.ensure(id))
+        found++
+      }
+      // The DHT may not know yet (a provide still in flight, a tiny swarm):
+      // ask the peers we are connected to directly — one small request each.
+      if (found === 0) {
+        for (const id of this.#c.swarm.connectedPeers().slice(0, MAX_DIRECT_PROBES)) this.#peers.requestMeta(this.#peers.ensure(id))
       }
     } finally {
       this.#discoveryDone = true

@@ -11,6 +11,7 @@ export interface SwarmAccess {
   provide(digest: string, options?: { signal?: AbortSignal }): Promise<void>
   findProviders(digest: string, options?: { signal?: AbortSignal }): AsyncIterable<PeerId>
   join(hex: string, handler: (from: PeerId, msg: BlobGossip) => void): BlobTopic
+  connectedPeers(): PeerId[]
 }
 
 /** Counters the node turns into stats and Prometheus metrics. */
