@@ -10,6 +10,7 @@ import { readOriginRange, readOriginWhole } from './origin-piece.js'
 import { Rendezvous } from './rendezvous.js'
 import { choosePeer, mayFetchForLocation, orderPieces } from './policy.js'
 import { raceSignal, sleepFor } from './signals.js'
+import { readVerified } from './reader.js'
 import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
 
 export interface DownloadResult {
@@ -624,42 +625,20 @@ export class Download {
   }
 
   /** Streams verified bytes [offset, offset+length) in order while the download runs. */
-  async * read (range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-    await this.waitReady(signal)
-    const start = range.offset ?? 0
-    const end = Math.min(this.size, range.length != null ? start + range.length : this.size)
-    if (end <= start) return
-    const first = Math.floor(start / this.pieceSize)
-    const last = Math.floor((end - 1) / this.pieceSize)
-    const reader = { next: first }
+  read (range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    return readVerified(this, this.#c.store, range, signal)
+  }
+
+  readerAt (piece: number): { moveTo(piece: number): void, close(): void } {
+    const reader = { next: piece }
     this.#readers.add(reader)
-    try {
-      for (let i = first; i <= last; i++) {
-        reader.next = i
-        this.#schedule()
-        await this.waitPiece(i, signal)
-        const r = pieceRange(this.size, this.pieceSize, i)
-        const s = Math.max(start, r.start)
-        const e = Math.min(end, r.end)
-        let pos = s
-        try {
-          for await (const chunk of this.#c.store.read(this.digest, { offset: s, length: e - s }, { signal })) {
-            pos += chunk.byteLength
-            yield chunk
-          }
-        } catch (err) {
-          // The pieces went away under us: the whole blob failed its digest
-          // and is being fetched again (or the download failed). Wait for the
-          // outcome, then either report why or resume from the verified blob.
-          if (this.#failure != null || signal?.aborted === true) throw this.#failure ?? err
-          await this.#done.promise
-          yield * this.#c.store.read(this.digest, { offset: pos, length: e - pos }, { signal })
-        }
-      }
-    } finally {
-      this.#readers.delete(reader)
+    return {
+      moveTo: (p) => { reader.next = p; this.#schedule() },
+      close: () => { this.#readers.delete(reader) }
     }
   }
+
+  get failure (): Error | undefined { return this.#failure }
 
   // ---- lifecycle --------------------------------------------------------
 

@@ -1,0 +1,56 @@
+import { pieceRange } from '../content/index.js'
+import type { BlobStore } from '../store/types.js'
+
+/** What a streaming reader needs from a running download. */
+export interface ReadSource {
+  readonly digest: string
+  readonly size: number
+  readonly pieceSize: number
+  waitReady(signal?: AbortSignal): Promise<void>
+  /** Resolves when piece i is verified and durable. */
+  waitPiece(i: number, signal?: AbortSignal): Promise<void>
+  /** Tells the scheduler where this reader is, so its next pieces go first. */
+  readerAt(piece: number): { moveTo(piece: number): void, close(): void }
+  /** Why the download failed, once it has. */
+  readonly failure: Error | undefined
+  readonly done: Promise<unknown>
+}
+
+/**
+ * Streams verified bytes [offset, offset+length) in order while the download
+ * runs: each piece is read from the store as soon as it is held.
+ */
+export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'read'>, range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+  await src.waitReady(signal)
+  const start = range.offset ?? 0
+  const end = Math.min(src.size, range.length != null ? start + range.length : src.size)
+  if (end <= start) return
+  const first = Math.floor(start / src.pieceSize)
+  const last = Math.floor((end - 1) / src.pieceSize)
+  const position = src.readerAt(first)
+  try {
+    for (let i = first; i <= last; i++) {
+      position.moveTo(i)
+      await src.waitPiece(i, signal)
+      const r = pieceRange(src.size, src.pieceSize, i)
+      const s = Math.max(start, r.start)
+      const e = Math.min(end, r.end)
+      let pos = s
+      try {
+        for await (const chunk of store.read(src.digest, { offset: s, length: e - s }, { signal })) {
+          pos += chunk.byteLength
+          yield chunk
+        }
+      } catch (err) {
+        // The pieces went away under us: the whole blob failed its digest
+        // and is being fetched again (or the download failed). Wait for the
+        // outcome, then either report why or resume from the verified blob.
+        if (src.failure != null || signal?.aborted === true) throw src.failure ?? err
+        await src.done
+        yield * store.read(src.digest, { offset: pos, length: e - pos }, { signal })
+      }
+    }
+  } finally {
+    position.close()
+  }
+}
