@@ -6,6 +6,7 @@ import { Bitfield, parseDigest, pieceCount, piecesForRange, type BlobDigest } fr
 import { InvalidRequestError, NotFoundError } from '../errors.js'
 import type { BlobInfo } from './types.js'
 import type { BlobRecord } from './index-db.js'
+import type { Entry } from './recover.js'
 
 /** Parses a digest argument; InvalidDigestError before anything is touched. */
 export function digestArg (digest: string): BlobDigest {
@@ -84,11 +85,30 @@ export function refuseInUse (digest: string): never {
   throw new InvalidRequestError(`cannot delete ${digest}: it is in use (acquired by a reader or a download)`)
 }
 
-/** LRU order of what gc may evict: complete, unpinned, not acquired; oldest access first. */
-export function evictionOrder (records: Iterable<[string, BlobRecord]>, refs: RefCounts): Array<[string, BlobRecord]> {
-  return [...records]
-    .filter(([hex, r]) => r.complete && !r.pinned && !refs.inUse(hex))
-    .sort((a, b) => a[1].lastAccess - b[1].lastAccess)
+/**
+ * The LRU clock. Eviction orders by this counter, not by the wall clock
+ * (`lastAccess`): two accesses in the same millisecond, or a clock stepped
+ * back, still order right, and nothing about it is debounced.
+ */
+let useClock = 0
+export function nextUse (): number { return ++useClock }
+
+/** Marks a blob as used now: the most recent in the LRU order, `lastAccess` the current time. */
+export function markUsed (e: Entry, now = Date.now()): void {
+  e.rec = { ...e.rec, lastAccess: now }
+  e.recency = nextUse()
+}
+
+/** After a restart: the LRU order from the persisted `lastAccess` times (ties keep index order). */
+export function seedRecency (entries: Iterable<Entry>): void {
+  for (const e of [...entries].sort((a, b) => a.rec.lastAccess - b.rec.lastAccess)) e.recency = nextUse()
+}
+
+/** LRU order of what gc may evict: complete, unpinned, not acquired; least recently used first. */
+export function evictionOrder<E extends Entry> (entries: Iterable<[string, E]>, refs: RefCounts): Array<[string, E]> {
+  return [...entries]
+    .filter(([hex, e]) => e.rec.complete && !e.rec.pinned && !refs.inUse(hex))
+    .sort((a, b) => a[1].recency - b[1].recency)
 }
 
 /** How many bytes gc must bring usage down to. */
@@ -97,5 +117,10 @@ export function gcTarget (quota: number, options: { needBytes?: number, targetBy
   return quota - (options.needBytes ?? 0)
 }
 
-/** Touch writes at most once a second per blob: reads are hot, LRU needs no finer clock. */
-export const TOUCH_INTERVAL_MS = 1000
+/**
+ * How often the level store writes touched `lastAccess` times to its index.
+ * Reads are hot and the persisted time only seeds the LRU order after a
+ * restart, so touches are coalesced and written at most once per interval
+ * (and on stop); the in-memory order is always exact.
+ */
+export const TOUCH_FLUSH_MS = 1000

@@ -2,7 +2,7 @@ import { open, rm, unlink, type FileHandle } from 'node:fs/promises'
 import { NotFoundError, NotStartedError, StoreFullError, throwIfAborted } from '../errors.js'
 import type { Logger } from '../api.js'
 import type { AbortOptions, GcResult } from './types.js'
-import { digestArg, evictionOrder, gcTarget, RefCounts } from './common.js'
+import { digestArg, evictionOrder, gcTarget, RefCounts, TOUCH_FLUSH_MS } from './common.js'
 import { FdPool } from './fd-pool.js'
 import { isMissing, type Layout } from './files.js'
 import { IndexDb, type IndexOp } from './index-db.js'
@@ -23,6 +23,9 @@ export class StoreCore {
   usage = 0
   /** Level writes go out one at a time, so a record written later never lands before an older one. */
   writes: Promise<void> = Promise.resolve()
+  /** Blobs touched since the last flush: their `lastAccess` is newer in memory than in level. */
+  readonly #touched = new Set<string>()
+  #flushTimer?: ReturnType<typeof setTimeout>
 
   constructor (
     readonly layout: Layout,
@@ -36,7 +39,7 @@ export class StoreCore {
     const target = gcTarget(this.quota, options)
     const result: GcResult = { evicted: [], freedBytes: 0 }
     if (!Number.isFinite(target)) return result
-    for (const [hex, rec] of evictionOrder([...this.entries].map(([h, e]) => [h, e.rec]), this.refs)) {
+    for (const [hex, { rec }] of evictionOrder(this.entries, this.refs)) {
       if (this.usage <= target) break
       throwIfAborted(options.signal)
       const evicted = await this.lock.exclusive(hex, async () => {
@@ -93,6 +96,38 @@ export class StoreCore {
   forget (hex: string, e: Entry): void {
     if (this.entries.get(hex) === e) this.entries.delete(hex)
     this.usage -= e.heldBytes
+  }
+
+  /**
+   * Queues a touched blob's record for the index. The in-memory LRU order is
+   * already updated; the write is coalesced with other touches and goes out
+   * within TOUCH_FLUSH_MS (or on stop), so a restart keeps the order to
+   * about a second.
+   */
+  touched (hex: string): void {
+    this.#touched.add(hex)
+    if (this.#flushTimer != null) return
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined
+      if (this.db == null) return
+      this.flushTouches().catch(err => { this.log?.warn({ err }, 'could not persist last-access times') })
+    }, TOUCH_FLUSH_MS)
+    this.#flushTimer.unref()
+  }
+
+  /** Writes the records of blobs touched since the last flush, in one batch. */
+  async flushTouches (): Promise<void> {
+    clearTimeout(this.#flushTimer)
+    this.#flushTimer = undefined
+    if (this.#touched.size === 0) return
+    const ops: IndexOp[] = []
+    // the current record of blobs still held: a dropped blob's record must not come back
+    for (const hex of this.#touched) {
+      const e = this.entries.get(hex)
+      if (e != null) ops.push(IndexDb.putRecord(hex, e.rec))
+    }
+    this.#touched.clear()
+    await this.write(ops)
   }
 
   async write (ops: IndexOp[]): Promise<void> {

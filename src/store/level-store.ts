@@ -3,7 +3,7 @@ import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, type PieceMap } 
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { Logger } from '../api.js'
 import type { AbortOptions, BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
-import { checkSameShape, checkShape, digestArg, refuseInUse, requireHeld, resolveRange, toInfo, TOUCH_INTERVAL_MS } from './common.js'
+import { checkSameShape, checkShape, digestArg, markUsed, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
 import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
 import { importToTemp } from './import.js'
@@ -50,6 +50,7 @@ export class LevelStore implements BlobStore {
   async stop (): Promise<void> {
     const db = this.#c.db
     if (db == null) return
+    await this.#c.flushTouches()
     this.#c.db = undefined
     await this.#c.writes
     await this.#c.pool.closeAll()
@@ -170,7 +171,8 @@ export class LevelStore implements BlobStore {
       await fsyncDir(this.#c.layout.blobDir(hex))
       const ops: IndexOp[] = [...e.held.indexes()].map(i => IndexDb.delPiece(hex, i))
       // memory first, then the write, so a concurrent touch() cannot persist a stale record
-      e.rec = { ...e.rec, complete: true, lastAccess: Date.now() }
+      e.rec = { ...e.rec, complete: true }
+      markUsed(e)
       e.digests = new Array(e.held.length).fill(undefined)
       ops.push(IndexDb.putRecord(hex, e.rec), IndexDb.putMap(hex, map))
       await this.#c.write(ops)
@@ -240,10 +242,10 @@ export class LevelStore implements BlobStore {
 
   async touch (digest: string): Promise<void> {
     const e = this.#c.get(digest)
-    const now = Date.now()
-    if (e == null || now - e.rec.lastAccess < TOUCH_INTERVAL_MS) return
-    e.rec = { ...e.rec, lastAccess: now }
-    await this.#c.write([IndexDb.putRecord(digestArg(digest).hex, e.rec)])
+    if (e == null) return
+    // the LRU order changes now; only the index write is debounced
+    markUsed(e)
+    this.#c.touched(digestArg(digest).hex)
   }
 
   async delete (digest: string): Promise<boolean> {

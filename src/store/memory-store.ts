@@ -1,8 +1,7 @@
 import { Bitfield, equalBytes, pieceLength, pieceRange, PieceMapBuilder, choosePieceSize, sha256, type PieceMap } from '../content/index.js'
 import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
-import type { BlobRecord } from './index-db.js'
-import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo, TOUCH_INTERVAL_MS } from './common.js'
+import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
 import { newEntry, type Entry } from './recover.js'
 import { lazy } from './stream.js'
 
@@ -93,7 +92,8 @@ export class MemoryStore implements BlobStore {
       throw new DigestMismatchError(`${digest}: the assembled bytes hash to ${map.digest}; all pieces dropped`)
     }
     e.map = map
-    e.rec = { ...e.rec, complete: true, lastAccess: Date.now() }
+    e.rec = { ...e.rec, complete: true }
+    markUsed(e)
     e.digests = new Array(e.held.length).fill(undefined)
     return toInfo(digest, e.rec, e.held.count)
   }
@@ -173,8 +173,7 @@ export class MemoryStore implements BlobStore {
 
   async touch (digest: string): Promise<void> {
     const e = this.#get(digest)
-    const now = Date.now()
-    if (e != null && now - e.rec.lastAccess >= TOUCH_INTERVAL_MS) e.rec = { ...e.rec, lastAccess: now }
+    if (e != null) markUsed(e)
   }
 
   async delete (digest: string): Promise<boolean> {
@@ -187,8 +186,7 @@ export class MemoryStore implements BlobStore {
     const target = gcTarget(this.#quota, options)
     const result: GcResult = { evicted: [], freedBytes: 0 }
     if (!Number.isFinite(target)) return result
-    const order = evictionOrder([...this.#entries].map(([h, e]): [string, BlobRecord] => [h, e.rec]), this.#refs)
-    for (const [hex, rec] of order) {
+    for (const [hex, { rec }] of evictionOrder(this.#entries, this.#refs)) {
       if (this.usage().bytes <= target) break
       this.#entries.delete(hex)
       result.evicted.push(`sha256:${hex}`)

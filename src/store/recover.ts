@@ -1,6 +1,7 @@
 import { open, readdir, rm, stat } from 'node:fs/promises'
 import { Bitfield, equalBytes, pieceCount, pieceRange, sha256 } from '../content/index.js'
 import type { Logger } from '../api.js'
+import { nextUse, seedRecency } from './common.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
 import { hashFile, isMissing, readAt, type Layout } from './files.js'
 
@@ -13,13 +14,15 @@ export interface Entry {
   digests: Array<Uint8Array | undefined>
   /** Bytes of held pieces (the size once complete). */
   heldBytes: number
+  /** Position in the LRU order (common.ts nextUse): higher is more recent. In memory only. */
+  recency: number
 }
 
 export function newEntry (rec: BlobRecord): Entry {
   const n = pieceCount(rec.size, rec.pieceSize)
   const held = new Bitfield(n)
   if (rec.complete) held.setAll()
-  return { rec, held, digests: new Array(n).fill(undefined), heldBytes: rec.complete ? rec.size : 0 }
+  return { rec, held, digests: new Array(n).fill(undefined), heldBytes: rec.complete ? rec.size : 0, recency: nextUse() }
 }
 
 /**
@@ -64,6 +67,7 @@ export async function loadEntries (layout: Layout, db: IndexDb, log?: Logger): P
     }
   }
   await db.write(ops)
+  seedRecency(entries.values())
   return entries
 }
 

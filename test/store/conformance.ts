@@ -200,6 +200,43 @@ export function runStoreConformance (name: string, factory: StoreFactory): void 
       expect(await store.has(d[2])).toBe(true) // pinned
     })
 
+    it('a read within a second of adding a blob still counts for the LRU order', async () => {
+      // touch() used to skip accesses within 1 s of the last one, and import
+      // sets the last access: A, read right after it was added, kept its add
+      // time and went before B, which nobody read.
+      await make({ quota: 3000 })
+      vi.useFakeTimers({ toFake: ['Date'] })
+      const T = 2_000_000
+      const d: string[] = []
+      for (let i = 0; i < 3; i++) {
+        vi.setSystemTime(T + i * 100)
+        d.push((await store.import([makeBlob(1000, P).bytes])).digest)
+      }
+      vi.setSystemTime(T + 300) // 300 ms after A was added
+      await collect(store.read(d[0]))
+      expect((await store.stat(d[0]))?.lastAccess).toBe(T + 300)
+      vi.setSystemTime(T + 400)
+      const x = (await store.import([makeBlob(1000, P).bytes])).digest
+      expect(evicted.map(e => e[0])).toEqual([d[1]]) // B, not A
+      expect(await store.has(d[0])).toBe(true)
+      expect(await store.has(x)).toBe(true)
+    })
+
+    it('orders accesses within the same millisecond', async () => {
+      await make({ quota: 3000 })
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(3_000_000) // the clock stands still: only the order of accesses tells
+      const [a, b, c] = [0, 1, 2].map(() => makeBlob(1000, P).bytes)
+      const da = (await store.import([a])).digest
+      const db = (await store.import([b])).digest
+      const dc = (await store.import([c])).digest
+      await store.touch(da)
+      await store.touch(db)
+      const r = await store.gc({ targetBytes: 2000 })
+      expect(r.evicted).toEqual([dc])
+      expect((await store.gc({ targetBytes: 1000 })).evicted).toEqual([da])
+    })
+
     it('counts partial blobs at full size when admitting new ones', async () => {
       await make({ quota: 3000 })
       const x = makeBlob(2000, P)

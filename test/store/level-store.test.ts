@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile, open, stat } from 'node:fs/promises'
+import { cp, mkdir, mkdtemp, readdir, rm, writeFile, open, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createStore, type BlobStore } from '../../src/store/index.js'
 import { hashFile } from '../../src/store/files.js'
 import { PieceMapBuilder } from '../../src/content/index.js'
@@ -20,6 +20,7 @@ describe('level store on disk', () => {
   })
 
   afterEach(async () => {
+    vi.useRealTimers()
     await store.stop()
     await rm(dir, { recursive: true, force: true })
   })
@@ -49,6 +50,41 @@ describe('level store on disk', () => {
     const hex = blob.digest.slice(7)
     expect(await readdir(join(dir, 'blobs', 'sha256', hex.slice(0, 2)))).toContain(hex)
     expect(await readdir(join(dir, 'partial'))).toEqual([])
+  })
+
+  it('keeps the LRU order of recent reads across a restart', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    const T = 5_000_000
+    const d: string[] = []
+    for (let i = 0; i < 3; i++) {
+      vi.setSystemTime(T + i * 100)
+      d.push((await store.import([makeBlob(1000, P).bytes])).digest)
+    }
+    vi.setSystemTime(T + 300)
+    await collect(store.read(d[0])) // A, within a second of its import
+    await restart() // stop() writes the debounced last-access times
+    expect((await store.stat(d[0]))?.lastAccess).toBe(T + 300)
+    expect((await store.gc({ targetBytes: 2000 })).evicted).toEqual([d[1]])
+    expect((await store.gc({ targetBytes: 1000 })).evicted).toEqual([d[2]])
+  })
+
+  it('writes touched last-access times to the index within about a second, without a stop', async () => {
+    const a = await store.import([makeBlob(1000, P).bytes])
+    const b = await store.import([makeBlob(1000, P).bytes])
+    await new Promise(resolve => setTimeout(resolve, 10))
+    for (let i = 0; i < 50; i++) { await store.touch(a.digest); await store.touch(b.digest) }
+    const touchedAt = (await store.stat(a.digest))!.lastAccess
+    await new Promise(resolve => setTimeout(resolve, 1300))
+    // copy the index while the store runs: what a crash now would leave
+    const copy = await mkdtemp(join(tmpdir(), 'starling-store-copy-'))
+    try {
+      await cp(dir, copy, { recursive: true })
+      await rm(join(copy, 'index', 'LOCK'), { force: true })
+      const other = createStore({ dir: copy })
+      await other.start()
+      expect((await other.stat(a.digest))?.lastAccess).toBe(touchedAt)
+      await other.stop()
+    } finally { await rm(copy, { recursive: true, force: true }) }
   })
 
   it('drops a partial piece whose bytes were corrupted while stopped', async () => {
