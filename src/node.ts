@@ -1,7 +1,7 @@
 /**
- * The one place that wires the layers together (DESIGN.md): store, origin,
- * swarm, transfer and fetch are built here, in order, from a narrow set of
- * components each; nothing else constructs collaborators.
+ * The one place that wires the layers together (docs/architecture.md):
+ * store, origin, swarm, transfer and fetch are built here, in order, from a
+ * narrow set of components each; nothing else constructs collaborators.
  */
 import { createReadStream } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'

@@ -1,7 +1,7 @@
 /**
  * The `starling` command. Only parses, calls the daemon's API, prints
- * (DESIGN.md). Each command lives in its own file under commands/ and is
- * registered from the list below.
+ * (docs/architecture.md). Each command lives in its own file under
+ * commands/ and is registered from the list below.
  */
 import { Command, CommanderError } from 'commander'
 import { version } from '../daemon/version.js'

@@ -5,7 +5,7 @@ import type { Download } from './download.js'
  * What `node.fetch()` returns: iterate it for verified bytes in order, await
  * it for the final result. It holds one reference on the shared Download
  * until the download ends or this caller's signal fires, so one caller's
- * abort never fails the others (the Helia pitfall STYLE.md warns about).
+ * abort never fails the others (shared work tied to the first caller's signal would).
  */
 export class FetchHandle implements Fetch {
   readonly digest: string

@@ -136,7 +136,8 @@ export class LevelStore implements BlobStore {
           // No fsync per piece: it cut piece throughput to a third (bench/p2p).
           // Durability comes from start(), which re-hashes every recorded
           // piece of a partial blob and drops those whose bytes did not reach
-          // the disk (DESIGN.md: "fsync, or re-verified on start-up").
+          // the disk (a piece counts as held once fsynced or re-verified on
+          // start-up: docs/decisions.md).
           // complete() still fsyncs the whole file before the rename.
           await writeAt(fh, index * e.rec.pieceSize, bytes)
         })

@@ -48,9 +48,10 @@ export const DEFAULT_ALLOW = [
 
 /**
  * Builds the libp2p node. The timeouts are raised well above libp2p's
- * defaults because on a saturated 2-core machine (STACK.md) the defaults
- * abort handshakes and close busy connections; the connection monitor
- * measures RTT but never closes a connection for a slow ping.
+ * defaults because on a saturated 2-core machine the defaults abort
+ * handshakes and close busy connections, and nothing redials by itself
+ * (docs/decisions.md, "libp2p settings"); the connection monitor measures
+ * RTT but never closes a connection for a slow ping.
  */
 export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLibp2p> {
   const isBanned = init.isBanned ?? (() => false)
