@@ -5,6 +5,9 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface MetaRequest {
   digest: Uint8Array<ArrayBuffer>
+  wants: boolean
+  hasOrigin: boolean
+  location: string
 }
 
 export namespace MetaRequest {
@@ -22,12 +25,30 @@ export namespace MetaRequest {
           w.bytes(obj.digest)
         }
 
+        if ((obj.wants != null && obj.wants !== false)) {
+          w.uint32(16)
+          w.bool(obj.wants)
+        }
+
+        if ((obj.hasOrigin != null && obj.hasOrigin !== false)) {
+          w.uint32(24)
+          w.bool(obj.hasOrigin)
+        }
+
+        if ((obj.location != null && obj.location !== '')) {
+          w.uint32(34)
+          w.string(obj.location)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          digest: uint8ArrayAlloc(0)
+          digest: uint8ArrayAlloc(0),
+          wants: false,
+          hasOrigin: false,
+          location: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -38,6 +59,18 @@ export namespace MetaRequest {
           switch (tag >>> 3) {
             case 1: {
               obj.digest = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.wants = reader.bool()
+              break
+            }
+            case 3: {
+              obj.hasOrigin = reader.bool()
+              break
+            }
+            case 4: {
+              obj.location = reader.string()
               break
             }
             default: {
@@ -62,6 +95,27 @@ export namespace MetaRequest {
               }
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.wants`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.hasOrigin`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.location`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -79,6 +133,21 @@ export namespace MetaRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface MetaRequestWantsFieldEvent {
+    field: '$.wants'
+    value: boolean
+  }
+
+  export interface MetaRequestHasOriginFieldEvent {
+    field: '$.hasOrigin'
+    value: boolean
+  }
+
+  export interface MetaRequestLocationFieldEvent {
+    field: '$.location'
+    value: string
+  }
+
   export function encode (obj: Partial<MetaRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MetaRequest.codec())
   }
@@ -87,7 +156,7 @@ export namespace MetaRequest {
     return decodeMessage(buf, MetaRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaRequest>): Generator<MetaRequestDigestFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaRequest>): Generator<MetaRequestDigestFieldEvent | MetaRequestWantsFieldEvent | MetaRequestHasOriginFieldEvent | MetaRequestLocationFieldEvent> {
     return streamMessage(buf, MetaRequest.codec(), opts)
   }
 }
@@ -100,6 +169,9 @@ export interface MetaResponse {
   have: Uint8Array<ArrayBuffer>
   pieceDigests: Uint8Array<ArrayBuffer>[]
   location: string
+  wants: boolean
+  hasOrigin: boolean
+  fetching: number[]
 }
 
 export namespace MetaResponse {
@@ -169,6 +241,23 @@ export namespace MetaResponse {
           w.string(obj.location)
         }
 
+        if ((obj.wants != null && obj.wants !== false)) {
+          w.uint32(64)
+          w.bool(obj.wants)
+        }
+
+        if ((obj.hasOrigin != null && obj.hasOrigin !== false)) {
+          w.uint32(72)
+          w.bool(obj.hasOrigin)
+        }
+
+        if (obj.fetching != null && obj.fetching.length > 0) {
+          for (const value of obj.fetching) {
+            w.uint32(80)
+            w.uint32(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -180,7 +269,10 @@ export namespace MetaResponse {
           complete: false,
           have: uint8ArrayAlloc(0),
           pieceDigests: [],
-          location: ''
+          location: '',
+          wants: false,
+          hasOrigin: false,
+          fetching: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -221,6 +313,22 @@ export namespace MetaResponse {
               obj.location = reader.string()
               break
             }
+            case 8: {
+              obj.wants = reader.bool()
+              break
+            }
+            case 9: {
+              obj.hasOrigin = reader.bool()
+              break
+            }
+            case 10: {
+              if (opts.limits?.fetching != null && obj.fetching.length === opts.limits.fetching) {
+                throw new MaxLengthError('Decode error - repeated field "fetching" had too many elements')
+              }
+
+              obj.fetching.push(reader.uint32())
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -231,7 +339,8 @@ export namespace MetaResponse {
         return obj
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
-          pieceDigests: 0
+          pieceDigests: 0,
+          fetching: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -297,6 +406,35 @@ export namespace MetaResponse {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.wants`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 9: {
+              yield {
+                field: `${prefix}.hasOrigin`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 10: {
+              if (opts.limits?.fetching != null && obj.fetching === opts.limits.fetching) {
+                throw new MaxLengthError('Streaming decode error - repeated field "fetching" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.fetching[]`,
+                index: obj.fetching,
+                value: reader.uint32()
+              }
+
+              obj.fetching++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -345,6 +483,22 @@ export namespace MetaResponse {
     value: string
   }
 
+  export interface MetaResponseWantsFieldEvent {
+    field: '$.wants'
+    value: boolean
+  }
+
+  export interface MetaResponseHasOriginFieldEvent {
+    field: '$.hasOrigin'
+    value: boolean
+  }
+
+  export interface MetaResponseFetchingFieldEvent {
+    field: '$.fetching[]'
+    index: number
+    value: number
+  }
+
   export function encode (obj: Partial<MetaResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MetaResponse.codec())
   }
@@ -353,7 +507,7 @@ export namespace MetaResponse {
     return decodeMessage(buf, MetaResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent | MetaResponseWantsFieldEvent | MetaResponseHasOriginFieldEvent | MetaResponseFetchingFieldEvent> {
     return streamMessage(buf, MetaResponse.codec(), opts)
   }
 }
