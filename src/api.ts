@@ -3,10 +3,11 @@
  * daemon, CLI and registry mirror use only these.
  */
 import type { Origin } from './origin/types.js'
-import type { BlobInfo, GcResult, StoreUsage } from './store/types.js'
+import type { BlobInfo, BlobStore, GcResult, StoreUsage } from './store/types.js'
+import type { StoreInit } from './store/level-store.js'
 import type { Startable } from './startable.js'
 
-export type { BlobInfo, GcResult, StoreUsage, Origin }
+export type { BlobInfo, BlobStore, GcResult, StoreInit, StoreUsage, Origin }
 
 /** Where a verified byte came from. */
 export type ByteSource = 'origin' | 'peer-local' | 'peer-remote' | 'cache'
@@ -42,11 +43,21 @@ export interface StarlingNodeOptions {
   /** CIDRs (multiaddr form, e.g. `/ip4/10.0.0.0/ipcidr/8`) exempt from inbound rate limits. Default: loopback and private ranges. */
   allowConnectionsFrom?: string[]
   logger?: Logger
+}
+
+/**
+ * Collaborators a caller may supply instead of the defaults (dependency
+ * injection, like libp2p's components). All optional.
+ */
+export interface StarlingNodeComponents {
   /**
-   * Fault switches for tests only; all off by default. `corruptUploads`
-   * flips a byte in every piece this node serves.
+   * Builds the blob store from the node's settings (directory, quota,
+   * logger, eviction hook). Default `createStore`: a level index and files
+   * under `<dataDir>/store`. Wrap it to instrument or filter what the node
+   * reads and serves to peers, or replace it to keep blobs elsewhere. The
+   * node starts and stops what it returns.
    */
-  faults?: { corruptUploads?: boolean }
+  store?: (init: StoreInit) => BlobStore
 }
 
 /** Typed progress events, in the style of Helia's `onProgress`. */

@@ -2,8 +2,9 @@
 import './polyfill.js'
 
 export { createNode } from './node.js'
+export { createStore } from './store/index.js'
 export type {
-  StarlingNode, StarlingNodeOptions, Fetch, FetchOptions, FetchResult, FetchProgressEvent,
+  StarlingNode, StarlingNodeOptions, StarlingNodeComponents, BlobStore, StoreInit, Fetch, FetchOptions, FetchResult, FetchProgressEvent,
   AddOptions, ByteSource, BytesBySource, BlobInfo, GcResult, StoreUsage, NodeStats, PeerInfo, Logger, Origin
 } from './api.js'
 export type { OriginInfo, OriginReadOptions } from './origin/types.js'

@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { AddOptions, ByteSource, Fetch, FetchOptions, Logger, NodeStats, PeerInfo, StarlingNode, StarlingNodeOptions } from './api.js'
+import type { AddOptions, ByteSource, Fetch, FetchOptions, Logger, NodeStats, PeerInfo, StarlingNode, StarlingNodeComponents, StarlingNodeOptions } from './api.js'
 import { parseDigest } from './content/index.js'
 import { NotStartedError } from './errors.js'
 import { createDownloads, type DownloadEvents } from './fetch/index.js'
@@ -23,7 +23,7 @@ import { createLocalBlobs } from './local-blobs.js'
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 
-export async function createNode (options: StarlingNodeOptions): Promise<StarlingNode> {
+export async function createNode (options: StarlingNodeOptions, components: StarlingNodeComponents = {}): Promise<StarlingNode> {
   const log = options.logger ?? silent
   const location = options.location ?? ''
   await mkdir(options.dataDir, { recursive: true })
@@ -52,7 +52,7 @@ export async function createNode (options: StarlingNodeOptions): Promise<Starlin
     isBanned: (id) => peerBook.isBanned(id.toString())
   })
 
-  const store = createStore({
+  const store = (components.store ?? createStore)({
     dir: join(options.dataDir, 'store'),
     quota: options.cacheSize,
     logger: log,
@@ -69,8 +69,7 @@ export async function createNode (options: StarlingNodeOptions): Promise<Starlin
     location: () => location,
     logger: log
   }, {
-    uploadLimiter: limits.upload,
-    faults: options.faults
+    uploadLimiter: limits.upload
   })
   const transfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
   const swarm = createSwarm({ libp2p, peerBook, logger: log }, { bootstrap: options.bootstrap })

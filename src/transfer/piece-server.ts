@@ -15,8 +15,6 @@ export interface PieceServerContext {
   localBlobs: LocalBlobs
   slots: UploadSlots
   uploadLimiter?: RateLimiter
-  /** Test-only fault: flip one byte of every piece sent (see TransferServerInit.faults). */
-  corruptUploads: boolean
   stats: Omit<TransferStats, 'activeUploads'>
   log: Logger
 }
@@ -68,10 +66,7 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     try {
       const data = await ctx.localBlobs.readPiece(digestStr, index, { signal: ctrl.signal })
       if (data == null) return { status: PieceResponse.Status.NOT_FOUND }
-      if (!ctx.corruptUploads) return { status: PieceResponse.Status.OK, data }
-      const bad = Uint8Array.from(data)
-      if (bad.length > 0) bad[bad.length >> 1] ^= 0xff
-      return { status: PieceResponse.Status.OK, data: bad }
+      return { status: PieceResponse.Status.OK, data }
     } catch (err) {
       if (!ctrl.signal.aborted) ctx.log.warn({ err, digest: digestStr, index }, 'piece: reading local piece failed')
       return { status: PieceResponse.Status.ERROR }

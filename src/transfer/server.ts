@@ -24,10 +24,6 @@ export interface TransferServerInit {
   maxUploadsPerPeer?: number
   /** Paces every chunk of piece bytes sent. */
   uploadLimiter?: RateLimiter
-  /** Test-only fault injection: never set in production. `corruptUploads`
-   * flips one byte of every piece sent, so tests can prove that receivers
-   * verify what peers send them. */
-  faults?: { corruptUploads?: boolean }
   /** Inbound streams per connection per protocol (default 64). */
   maxInboundStreams?: number
 }
@@ -56,7 +52,6 @@ export function createTransferServer (components: TransferServerComponents, init
           localBlobs: components.localBlobs,
           slots,
           uploadLimiter: init.uploadLimiter,
-          corruptUploads: init.faults?.corruptUploads === true,
           stats: counters,
           log
         })

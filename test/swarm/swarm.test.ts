@@ -94,7 +94,7 @@ describe('swarm of separate node processes', () => {
 
   it('a peer that serves corrupted pieces is struck and the fetch still ends right', async () => {
     const b = await randomFile(dir, 'blob-corrupt', 16 * MiB)
-    const liar = await spawnNode('liar', { faults: { corruptUploads: true } })
+    const liar = await spawnNode('liar', { corruptPieces: true })
     const honest = await spawnNode('honest')
     const victim = await spawnNode('victim')
     extra.push(liar, honest, victim)

@@ -5,6 +5,7 @@ import { equalBytes, parseDigest } from '../../src/content/index.js'
 import { PieceRequest, PieceResponse } from '../../src/transfer/pb/piece.js'
 import { PIECE_PROTOCOL, createTransferClient } from '../../src/transfer/index.js'
 import { createPair, createTestNode, deferred, fakeLocalBlobs, makeBlob, piece, type Pair } from './helpers.js'
+import { corruptPieces } from '../fixtures/corrupt.js'
 import type { Libp2p } from 'libp2p'
 
 const KiB = 1024
@@ -136,9 +137,9 @@ describe('piece protocol over libp2p', () => {
     session.close()
   })
 
-  it('the corrupt-uploads fault flips one byte of every piece', async () => {
+  it('serves what its source gives: a corrupting source (the lying-peer fixture) flips one byte of every piece', async () => {
     const blob = makeBlob(3 * 16 * KiB, 16 * KiB)
-    pair = await createPair(fakeLocalBlobs([blob]), { faults: { corruptUploads: true } })
+    pair = await createPair(corruptPieces(fakeLocalBlobs([blob])))
     const session = pair.transfer.session(pair.server.peerId, blob.digest, blob.pieceSize)
     for (let i = 0; i < 3; i++) {
       const got = await session.get(i)
