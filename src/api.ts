@@ -1,27 +1,14 @@
 /**
- * The public types of the library. `src/index.ts` re-exports them; the
- * daemon, CLI and registry mirror use only these.
+ * The public facade: the node, its options and what it answers.
+ * `src/index.ts` re-exports these; the daemon, CLI and registry mirror use
+ * only these and the shared leaf types of `src/types.ts`. Layers below the
+ * node never import this module.
  */
 import type { Origin } from './origin/types.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage } from './store/types.js'
-import type { StoreInit } from './store/level-store.js'
-import type { Startable } from './startable.js'
+import type { BlobInfo, BlobStore, GcResult, StoreInit, StoreUsage } from './store/index.js'
+import type { ByteSource, BytesBySource, Logger, Startable } from './types.js'
 
 export type { BlobInfo, BlobStore, GcResult, StoreInit, StoreUsage, Origin }
-
-/** Where a verified byte came from. */
-export type ByteSource = 'origin' | 'peer-local' | 'peer-remote' | 'cache'
-
-export type BytesBySource = Record<ByteSource, number>
-
-/** Minimal structured logger (pino-compatible); the library never prints by itself. */
-export interface Logger {
-  debug(obj: object | string, msg?: string): void
-  info(obj: object | string, msg?: string): void
-  warn(obj: object | string, msg?: string): void
-  error(obj: object | string, msg?: string): void
-  child?(bindings: Record<string, unknown>): Logger
-}
 
 export interface StarlingNodeOptions {
   /** Folder for the store, the index and the identity key. Created if missing. */

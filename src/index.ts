@@ -5,8 +5,9 @@ export { createNode } from './node.js'
 export { createStore } from './store/index.js'
 export type {
   StarlingNode, StarlingNodeOptions, StarlingNodeComponents, BlobStore, StoreInit, Fetch, FetchOptions, FetchResult, FetchProgressEvent,
-  AddOptions, ByteSource, BytesBySource, BlobInfo, GcResult, StoreUsage, NodeStats, PeerInfo, Logger, Origin
+  AddOptions, BlobInfo, GcResult, StoreUsage, NodeStats, PeerInfo, Origin
 } from './api.js'
+export type { AbortOptions, ByteSource, BytesBySource, Logger, Startable } from './types.js'
 export type { OriginInfo, OriginReadOptions } from './origin/types.js'
 export {
   InvalidDigestError, NotFoundError, NoSourceError, DigestMismatchError, OriginError, ProtocolError,

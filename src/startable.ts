@@ -1,8 +1,4 @@
-/** The start/stop contract of every long-lived part (as in js-libp2p). */
-export interface Startable {
-  start(): Promise<void> | void
-  stop(): Promise<void> | void
-}
+import type { Startable } from './types.js'
 
 export function isStartable (obj: unknown): obj is Startable {
   return obj != null && typeof (obj as Startable).start === 'function' && typeof (obj as Startable).stop === 'function'

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ByteSource, BytesBySource } from '../api.js'
+import type { ByteSource, BytesBySource } from '../types.js'
 import type { ApiClient } from './client.js'
 import { readEvents } from './sse.js'
 

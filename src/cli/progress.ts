@@ -4,7 +4,7 @@
  * only when stderr is a terminal; otherwise every call is a no-op.
  */
 import cliProgress from 'cli-progress'
-import type { ByteSource } from '../api.js'
+import type { ByteSource } from '../types.js'
 import { formatBytes } from '../daemon/size.js'
 
 export interface Progress {

@@ -4,7 +4,8 @@
  * several daemons in one process.
  */
 import { Counter, Gauge, Registry } from 'prom-client'
-import type { ByteSource, NodeStats } from '../api.js'
+import type { NodeStats } from '../api.js'
+import type { ByteSource } from '../types.js'
 
 export interface DaemonMetrics {
   readonly registry: Registry

@@ -1,5 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
-import type { ByteSource, BytesBySource } from '../api.js'
+import type { ByteSource, BytesBySource } from '../types.js'
 import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
-import type { ByteSource, FetchProgressEvent, Logger } from '../api.js'
+import type { FetchProgressEvent } from '../api.js'
+import type { ByteSource, Logger } from '../types.js'
 import type { Bitfield } from '../content/index.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobStore } from '../store/types.js'

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { InvalidRequestError, OriginError, throwIfAborted } from '../errors.js'
 import { checkRange } from './http-util.js'
-import type { AbortOptions } from '../store/types.js'
+import type { AbortOptions } from '../types.js'
 import type { Origin, OriginInfo, OriginReadOptions } from './types.js'
 
 /** A local file as an origin (`starling get file:///...`, tests). */

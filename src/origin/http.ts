@@ -5,7 +5,7 @@ import {
   Attempt, backoffMs, checkRange, contentLength, header, parseContentRange, parseRetryAfter,
   parseUnsatisfiedRange, statusError
 } from './http-util.js'
-import type { AbortOptions } from '../store/types.js'
+import type { AbortOptions } from '../types.js'
 import type { Origin, OriginInfo, OriginReadOptions } from './types.js'
 
 export interface HttpOriginInit {

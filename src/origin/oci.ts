@@ -7,7 +7,7 @@
  */
 import { OriginError, throwIfAborted } from '../errors.js'
 import type { RateLimiter } from '../utils/rate-limit.js'
-import type { AbortOptions } from '../store/types.js'
+import type { AbortOptions } from '../types.js'
 import { createHttpOrigin } from './http.js'
 import { contentLength, header, statusError } from './http-util.js'
 import {

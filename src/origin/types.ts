@@ -1,4 +1,4 @@
-import type { AbortOptions } from '../store/types.js'
+import type { AbortOptions } from '../types.js'
 
 /** What an origin says about a blob before any body bytes move. */
 export interface OriginInfo {

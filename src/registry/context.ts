@@ -1,4 +1,5 @@
-import type { Logger, StarlingNode } from '../api.js'
+import type { StarlingNode } from '../api.js'
+import type { Logger } from '../types.js'
 import { createOciOrigin, TokenCache, type RegistryCredentials } from '../origin/oci.js'
 import type { Origin } from '../origin/types.js'
 

@@ -6,9 +6,9 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Logger, StarlingNode } from '../api.js'
+import type { StarlingNode } from '../api.js'
+import type { Logger, Startable } from '../types.js'
 import { ConfigError } from '../errors.js'
-import type { Startable } from '../startable.js'
 import { serveBlob } from './blobs.js'
 import { MirrorContext, type RegistryMirrorInit } from './context.js'
 import { serveManifest } from './manifests.js'

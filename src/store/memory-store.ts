@@ -1,6 +1,7 @@
 import { Bitfield, equalBytes, pieceLength, pieceRange, PieceMapBuilder, choosePieceSize, sha256, type PieceMap } from '../content/index.js'
 import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError, throwIfAborted } from '../errors.js'
-import type { AbortOptions, BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
+import type { AbortOptions } from '../types.js'
 import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
 import { newEntry, type Entry } from './recover.js'
 import { lazy } from './stream.js'

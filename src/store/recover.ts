@@ -1,6 +1,6 @@
 import { open, readdir, rm, stat } from 'node:fs/promises'
 import { Bitfield, equalBytes, pieceCount, pieceRange, sha256 } from '../content/index.js'
-import type { Logger } from '../api.js'
+import type { Logger } from '../types.js'
 import { nextUse, seedRecency } from './common.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
 import { hashFile, isMissing, readAt, type Layout } from './files.js'

@@ -1,5 +1,5 @@
 import type { Bitfield, PieceMap } from '../content/index.js'
-import type { Startable } from '../startable.js'
+import type { AbortOptions, Startable } from '../types.js'
 
 /** What the store knows about one blob, complete or partial. */
 export interface BlobInfo {
@@ -30,10 +30,6 @@ export interface StoreUsage {
 export interface GcResult {
   evicted: string[]
   freedBytes: number
-}
-
-export interface AbortOptions {
-  signal?: AbortSignal
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import type { GossipSub } from '@libp2p/gossipsub'
 import { BlobGossip } from './pb/gossip.js'
-import type { Logger } from '../api.js'
+import type { Logger } from '../types.js'
 
 export { BlobGossip }
 

@@ -5,7 +5,7 @@ import { MetaRequest, MetaResponse } from './pb/meta.js'
 import { MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, META_REQUEST_TIMEOUT_MS } from './limits.js'
 import { toProtocolError, withTimeout } from './util.js'
 import type { BlobMeta, LocalBlobs } from './types.js'
-import type { Logger } from '../api.js'
+import type { Logger } from '../types.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { META_PROTOCOL } from './types.js'
 

@@ -7,7 +7,7 @@ import { MAX_OUTSTANDING, MAX_REQUEST_BYTES, UPLOAD_CHUNK, WRITE_STALL_MS } from
 import { encodeVarint } from './varint.js'
 import type { UploadSlots } from './slots.js'
 import type { LocalBlobs, TransferStats } from './types.js'
-import type { Logger } from '../api.js'
+import type { Logger } from '../types.js'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Stream } from '@libp2p/interface'
 

@@ -1,5 +1,5 @@
 import type { Bitfield } from '../content/index.js'
-import type { AbortOptions } from '../store/types.js'
+import type { AbortOptions } from '../types.js'
 import type { PeerId } from '@libp2p/interface'
 
 export const META_PROTOCOL = '/starling/meta/1.0.0'

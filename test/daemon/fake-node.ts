@@ -4,7 +4,8 @@
  */
 import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
-import type { BlobInfo, ByteSource, Fetch, FetchOptions, FetchResult, NodeStats, StarlingNode, StarlingNodeOptions } from '../../src/api.js'
+import type { BlobInfo, Fetch, FetchOptions, FetchResult, NodeStats, StarlingNode, StarlingNodeOptions } from '../../src/api.js'
+import type { ByteSource } from '../../src/types.js'
 import { DigestMismatchError, NoSourceError, NotFoundError } from '../../src/errors.js'
 
 const PIECE = 1024 * 1024

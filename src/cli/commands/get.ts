@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { basename, resolve } from 'node:path'
-import type { BytesBySource } from '../../api.js'
+import type { BytesBySource } from '../../types.js'
 import { formatBytes } from '../../daemon/size.js'
 import { createAtomicFile, type AtomicFile } from '../atomic-file.js'
 import { createClient } from '../client.js'
