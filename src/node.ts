@@ -40,8 +40,8 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   }
 
   const peerBook = createPeerBook({
-    onBan: (peer) => {
-      log.warn({ peer }, 'peer banned')
+    onBan: (peer, until, strikes) => {
+      log.warn({ peer, until: new Date(until).toISOString(), reasons: strikes.map(s => s.reason) }, `peer banned: ${strikes.at(-1)?.reason ?? 'strikes'}`)
       void libp2p.hangUp(peerIdFromString(peer)).catch(() => {})
     }
   })
@@ -67,6 +67,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   const transferServer = createTransferServer({
     registrar: libp2p,
     localBlobs: createLocalBlobs(store),
+    interest: { exchange: (peer, digest, theirs) => downloads.exchange(peer, digest, theirs) },
     location: () => location,
     logger: log
   }, {
@@ -148,12 +149,19 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     gc: async (o = {}) => await store.gc(o),
     peers (): PeerInfo[] {
       const byId = new Map<string, PeerInfo>()
+      const info = (id: string): PeerInfo => {
+        const rec = peerBook.get(id)
+        return { id, addresses: [], location: rec?.location, rttMs: rec?.rttMs, strikes: rec?.strikes ?? 0, lastStrikes: [...rec?.lastStrikes ?? []], banned: peerBook.isBanned(id) }
+      }
       for (const c of libp2p.getConnections()) {
         const id = c.remotePeer.toString()
-        const rec = peerBook.get(id)
-        const p = byId.get(id) ?? { id, addresses: [], location: rec?.location, rttMs: rec?.rttMs, strikes: rec?.strikes ?? 0, banned: peerBook.isBanned(id) }
+        const p = byId.get(id) ?? info(id)
         p.addresses.push(c.remoteAddr.toString())
         byId.set(id, p)
+      }
+      // banned peers are disconnected: list them too, so a ban shows why
+      for (const [id] of peerBook.entries()) {
+        if (!byId.has(id) && peerBook.isBanned(id)) byId.set(id, info(id))
       }
       return [...byId.values()]
     },

@@ -3,15 +3,21 @@ import type { ByteSource, BytesBySource } from '../types.js'
 import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
-import type { BlobGossip } from '../swarm/index.js'
-import type { BlobTopic } from '../swarm/index.js'
-import { PeerTable } from './peer-table.js'
+import type { BlobGossip, BlobTopic } from '../swarm/index.js'
+import type { BlobInterest } from '../transfer/types.js'
+import { Attempts, WHOLE } from './attempts.js'
+import { systemClock, type Clock } from './clock.js'
+import * as K from './constants.js'
+import { OriginRule } from './origin-rule.js'
 import { readOriginRange, readOriginWhole } from './origin-piece.js'
-import { Rendezvous } from './rendezvous.js'
-import { choosePeer, mayFetchForLocation, orderPieces } from './policy.js'
-import { raceSignal, sleepFor } from './signals.js'
+import { choosePeer } from './policy.js'
 import { readVerified } from './reader.js'
+import { Rendezvous } from './rendezvous.js'
+import { plan, type Action } from './scheduler.js'
+import { raceSignal } from './signals.js'
 import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
+import { SwarmView } from './view.js'
+import { DownloadReaders } from './waiters.js'
 
 export interface DownloadResult {
   digest: string
@@ -19,44 +25,41 @@ export interface DownloadResult {
   bytesBySource: BytesBySource
 }
 
-/** How long state changes are batched before one gossip message carries them. */
-const GOSSIP_BATCH_MS = 500
-/** At most this many origin claims per gossip message (about 5 bytes each). */
-const MAX_CLAIMS = 256
-/** Connected peers asked directly when the DHT knows no provider. */
-const MAX_DIRECT_PROBES = 32
-/** Longest wait for the DHT before a node that found nobody goes to the origin. */
-const MAX_GATHER_MS = 3000
-
-interface Attempt { source: 'origin' | string, ctrl: AbortController, at: number }
+/** sizing: learning size and piece size; fetching: pieces move; finishing: whole-blob check; then done or failed. */
+export type Phase = 'sizing' | 'fetching' | 'finishing' | 'done' | 'failed'
 
 /**
- * One download per blob, shared by every reader (single-flight). It finds
- * peers, learns the blob's size and piece digests, picks pieces (the pieces
- * readers need next first, then rarest first, endgame at the tail), picks
- * peers (same location, then RTT, then load), verifies every piece, blames
- * bad peers, and decides with rendezvous hashing which pieces this node
- * fetches from the origin — see docs/no-scheduler.md.
+ * One download per blob, shared by every reader (single-flight). The parts:
+ * the swarm view (who has what, who wants it — view.ts), the origin rule
+ * (who goes to the origin — origin-rule.ts, policy.ts), the scheduler (a
+ * pure pass from state to actions — scheduler.ts), and the fetch paths
+ * below (peer, ranged origin, whole origin) over shared attempt
+ * bookkeeping (attempts.ts). This class wires them and walks the phases.
  */
 export class Download {
   readonly digest: string
   readonly id: BlobDigest
   readonly #c: DownloadComponents
   readonly #o: Required<DownloadInit>
+  readonly #clock: Clock
   readonly #origins: Origin[] = []
+  #originIndex = 0
   readonly #abort = new AbortController()
   readonly #rv: Rendezvous
-  readonly #peers: PeerTable
+  readonly #view: SwarmView
+  readonly #originRule: OriginRule
+  readonly #crossRule: OriginRule
+  readonly #attempts: Attempts
+  readonly #readers = new DownloadReaders()
   readonly #progress = new Set<ProgressFn>()
-  readonly #readers = new Set<{ next: number }>()
-  readonly #waiters = new Map<number, Array<() => void>>()
-  readonly #attempts = new Map<number, Attempt[]>()
   readonly #fromPeer = new Map<number, string>()
   readonly #announce: Array<{ index: number, digest: Uint8Array }> = []
   readonly #bytes: BytesBySource = { origin: 0, 'peer-local': 0, 'peer-remote': 0, cache: 0 }
   readonly #ready: PromiseWithResolvers<void> = Promise.withResolvers()
   readonly #done: PromiseWithResolvers<DownloadResult> = Promise.withResolvers()
+  readonly #stops: Array<() => void> = []
 
+  phase: Phase = 'sizing'
   size = -1
   pieceSize = 0
   #n = 0
@@ -66,57 +69,63 @@ export class Download {
   #acceptsRanges = true
   #originFailed?: Error
   #originInflight = 0
-  #wholeRunning = false
+  #wholeRestarts = 0
   #originOnly = false
-  #finishing = false
-  #settled = false
   #provided = false
   #discoveryDone = false
-  #startedAt = Date.now()
+  readonly #startedAt: number
   #topic?: BlobTopic
-  #timers: Array<ReturnType<typeof setInterval>> = []
-  #dirty?: ReturnType<typeof setTimeout>
+  #cancelBatch?: () => void
+  #wakeQueued = false
   #refs = 0
-  /** Smoothed time of one piece from the origin / from a peer (EWMA), for stall and endgame thresholds. */
+  /** Smoothed piece times (EWMA) and our own event-loop lag: they set stall, endgame and patience. */
   #originPieceMs = 0
-  #peerPieceMs = 200
+  #peerPieceMs = K.INITIAL_PEER_PIECE_MS
+  #lagMs = 0
+  #lastTick: number
   #lastPublish = 0
-  /** When each piece first waited on a peer ranked above us (for the unclaimed-piece rule). */
-  readonly #waitingSince = new Map<number, number>()
   #failure?: Error
-  #sizeOffer?: { size: number, pieceSize: number }
-  #sizeOffered?: () => void
 
   constructor (digest: string, components: DownloadComponents, init: DownloadInit = {}) {
     this.id = parseDigest(digest)
     this.digest = this.id.digest
     this.#c = components
+    this.#clock = components.clock ?? systemClock
+    this.#startedAt = this.#lastTick = this.#clock.now()
     this.#o = {
-      originConcurrency: init.originConcurrency ?? 4,
-      perPeerPipeline: init.perPeerPipeline ?? 4,
-      peerConcurrency: init.peerConcurrency ?? 24,
-      gatherMs: init.gatherMs ?? 500,
-      stallMs: init.stallMs ?? 4000,
-      discoveryTimeoutMs: init.discoveryTimeoutMs ?? 20_000,
-      heartbeatMs: init.heartbeatMs ?? 3000,
-      lingerMs: init.lingerMs ?? 30_000
+      originConcurrency: init.originConcurrency ?? K.DEFAULT_ORIGIN_CONCURRENCY,
+      perPeerPipeline: init.perPeerPipeline ?? K.DEFAULT_PER_PEER_PIPELINE,
+      peerConcurrency: init.peerConcurrency ?? K.DEFAULT_PEER_CONCURRENCY,
+      gatherMs: init.gatherMs ?? K.DEFAULT_GATHER_MS,
+      stallMs: init.stallMs ?? K.DEFAULT_STALL_MS,
+      discoveryTimeoutMs: init.discoveryTimeoutMs ?? K.DEFAULT_DISCOVERY_TIMEOUT_MS,
+      heartbeatMs: init.heartbeatMs ?? K.DEFAULT_HEARTBEAT_MS,
+      lingerMs: init.lingerMs ?? K.DEFAULT_LINGER_MS
     }
     this.#rv = new Rendezvous(this.id.hex)
-    this.#peers = new PeerTable(components, this.digest, () => this.#n, (size, pieceSize) => { this.#offerSize(size, pieceSize) }, () => { this.#schedule() })
+    this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wake() })
+    this.#originRule = new OriginRule(components.selfId, this.#rv)
+    this.#crossRule = new OriginRule(components.selfId, this.#rv)
+    this.#attempts = new Attempts(this.#abort.signal)
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
   }
 
   get done (): Promise<DownloadResult> { return this.#done.promise }
-  get settled (): boolean { return this.#settled }
+  get settled (): boolean { return this.phase === 'done' || this.phase === 'failed' }
   get signal (): AbortSignal { return this.#abort.signal }
   get bytesBySource (): BytesBySource { return { ...this.#bytes } }
+  get failure (): Error | undefined { return this.#failure }
 
+  /** Origins are tried in the order callers gave them; the next takes over when one fails for good. */
   addOrigin (origin: Origin): void {
     if (this.#origins.some(o => o.name === origin.name)) return
     this.#origins.push(origin)
-    this.#schedule()
+    if (this.#originFailed != null) { this.#originFailed = undefined; this.#originIndex = this.#origins.length - 1 }
+    this.#wake()
   }
+
+  get #origin (): Origin | undefined { return this.#originFailed == null ? this.#origins[this.#originIndex] : undefined }
 
   onProgress (fn: ProgressFn): () => void {
     this.#progress.add(fn)
@@ -130,12 +139,11 @@ export class Download {
     return () => {
       if (released) return
       released = true
-      if (--this.#refs === 0 && !this.#settled) this.abort(new AbortError('every caller of this fetch aborted'))
+      if (--this.#refs === 0 && !this.settled) this.abort(new AbortError('every caller of this fetch aborted'))
     }
   }
 
   abort (reason: Error): void {
-    if (this.#settled) return
     this.#fail(reason)
   }
 
@@ -143,9 +151,21 @@ export class Download {
     this.#run().catch(err => { this.#fail(err) })
   }
 
+  /** Our interest, as the meta protocol carries it (undefined once the download ended). */
+  interest (): BlobInterest | undefined {
+    if (this.settled) return undefined
+    return { wants: true, hasOrigin: this.#origin != null, location: this.#c.location, fetching: this.#originClaims() }
+  }
+
+  /** A peer told us its interest with its own meta request. */
+  noteInterest (peer: PeerId, interest: BlobInterest): void {
+    if (!this.settled) this.#view.onInterest(peer, interest, this.#clock.now())
+  }
+
+  // ---- phases --------------------------------------------------------------
+
   async #run (): Promise<void> {
-    const { store } = this.#c
-    const info = await store.stat(this.digest, { signal: this.signal })
+    const info = await this.#c.store.stat(this.digest, { signal: this.signal })
     if (info?.complete === true) {
       this.size = info.size
       this.pieceSize = info.pieceSize
@@ -160,31 +180,21 @@ export class Download {
     }
     const topic = this.#c.swarm.join(this.id.hex, (from, msg) => { this.#onGossip(from, msg) })
     this.#topic = topic
-    this.#peers.subscribers = () => topic.subscribers()
     void this.#discover()
-    this.#every(this.#o.heartbeatMs, () => {
+    this.#stops.push(this.#clock.every(this.#o.heartbeatMs, () => {
       // full state for peers that missed a message; skipped when a change went out recently
-      if (Date.now() - this.#lastPublish >= this.#o.heartbeatMs * 0.75) void this.#publish()
-    })
-    this.#every(200, () => { this.#schedule() })
+      if (this.#clock.now() - this.#lastPublish >= this.#o.heartbeatMs * 0.75) void this.#publish()
+    }))
+    this.#stops.push(this.#clock.every(K.SCHEDULE_TICK_MS, () => { this.#tick() }))
     void this.#publish()
-    // Our first message usually goes out before the gossip mesh exists: say
-    // hello again while the others are still deciding who goes to the origin.
-    for (const ms of [300, 900]) {
-      const t = setTimeout(() => { if (!this.#settled) void this.#publish() }, ms)
-      t.unref?.()
-    }
-
-    if (info != null) {
-      await this.#setSize(info.size, info.pieceSize)
-    } else {
-      await this.#determineSize()
-    }
+    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void this.#publish() }))
+    if (info != null) await this.#setSize(info.size, info.pieceSize)
+    else await this.#determineSize()
   }
 
   async #determineSize (): Promise<void> {
-    const origin = this.#origins[0]
-    if (origin != null) {
+    while (this.#origin != null) {
+      const origin = this.#origin
       try {
         const st = await origin.stat({ signal: this.signal })
         this.#acceptsRanges = st.acceptsRanges
@@ -192,214 +202,219 @@ export class Download {
         return
       } catch (err) {
         if (this.signal.aborted) throw err
-        this.#originFailed = err as Error
         this.#c.events.originError()
+        this.#nextOrigin(err as Error)
       }
     }
     // No usable origin: only peers can tell us the size.
-    const offered = new Promise<void>(resolve => { this.#sizeOffered = resolve })
-    if (this.#sizeOffer == null) {
-      const deadline = Date.now() + this.#o.discoveryTimeoutMs
-      while (this.#sizeOffer == null && Date.now() < deadline) {
-        if (this.#discoveryDone && Date.now() - this.#startedAt > 1500 && this.#peers.metaInflight === 0) break
-        await Promise.race([offered, sleepFor(100, this.signal)])
-      }
+    const deadline = this.#startedAt + this.#o.discoveryTimeoutMs
+    while (this.#view.sizeOffer == null && this.#origin == null && this.#clock.now() < deadline) {
+      if (this.#discoveryDone && this.#clock.now() - this.#startedAt > K.MAX_GATHER_MS / 2 && this.#view.metaInflight === 0) break
+      await this.#clock.sleep(100, this.signal)
     }
-    if (this.#sizeOffer == null) {
+    if (this.#origin != null) { await this.#determineSize(); return }
+    const offer = this.#view.sizeOffer
+    if (offer == null || offer.pieceSize !== choosePieceSize(offer.size)) {
       throw this.#originFailed ?? new NoSourceError(`no peer holds ${this.digest} and no origin was given`)
     }
-    await this.#setSize(this.#sizeOffer.size, this.#sizeOffer.pieceSize)
-  }
-
-  #offerSize (size: number, pieceSize: number): void {
-    if (this.size >= 0 || this.#sizeOffer != null) return
-    if (pieceSize !== choosePieceSize(size)) return // a peer on another piece-size rule: ignore
-    this.#sizeOffer = { size, pieceSize }
-    this.#sizeOffered?.()
+    await this.#setSize(offer.size, offer.pieceSize)
   }
 
   async #setSize (size: number, pieceSize: number): Promise<void> {
     const n = pieceCount(size, pieceSize)
     const have = await this.#c.store.open(this.digest, size, pieceSize, { signal: this.signal })
     const known = await this.#c.store.pieceDigests(this.digest, { signal: this.signal })
-    // Only now, all at once: the scheduler runs on a timer and must never see
-    // a size without the have-set and digests that go with it.
+    // All at once: the scheduler must never see a size without its have-set and digests.
     this.#have = have
     this.#digests = Array.from({ length: n }, (_, i) => known?.[i])
     this.#n = n
     this.pieceSize = pieceSize
     this.size = size
-    this.#peers.sizeKnown(size, pieceSize)
-    this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: this.#have.count, afterMs: Date.now() - this.#startedAt }, 'download: size known')
+    this.#view.sizeKnown(size, pieceSize, n)
+    this.phase = 'fetching'
+    this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: have.count, afterMs: this.#clock.now() - this.#startedAt }, 'download: size known')
     this.#ready.resolve()
-    this.#emit({ type: 'starling:fetch:start', detail: { digest: this.digest, size, pieceSize, pieceCount: this.#n, piecesHeld: this.#have.count } })
-    if (this.#have.count > 0) { this.#provideOnce(); this.#markDirty() }
-    if (this.#have.full) await this.#finish()
-    else this.#schedule()
+    this.#emit({ type: 'starling:fetch:start', detail: { digest: this.digest, size, pieceSize, pieceCount: n, piecesHeld: have.count } })
+    if (have.count > 0) { this.#provideOnce(); this.#markDirty() }
+    if (have.full) await this.#finish()
+    else this.#wake()
   }
 
   async #discover (): Promise<void> {
-    const signal = AbortSignal.any([this.signal, AbortSignal.timeout(this.#o.discoveryTimeoutMs)])
+    // Ask the connected peers at once, in parallel with the DHT: the meta
+    // exchange tells each of them our interest and brings back theirs, so
+    // interest never hangs on gossip alone.
+    this.#probeConnected()
+    const signal = AbortSignal.any([this.signal, this.#clock.timeout(this.#o.discoveryTimeoutMs)])
     try {
-      let found = 0
       for await (const id of this.#c.swarm.findProviders(this.digest, { signal })) {
-        // a provider holds pieces; whether it still wants more its gossip will say
-        this.#peers.requestMeta(this.#peers.ensure(id))
-        found++
-      }
-      // The DHT may not know yet (a provide still in flight, a tiny swarm):
-      // ask the peers we are connected to directly — one small request each.
-      if (found === 0) {
-        for (const id of this.#c.swarm.connectedPeers().slice(0, MAX_DIRECT_PROBES)) this.#peers.requestMeta(this.#peers.ensure(id))
+        this.#view.wantProbe(this.#view.ensure(id, this.#clock.now()))
+        this.#wake()
       }
     } finally {
       this.#discoveryDone = true
+      this.#wake()
     }
+  }
+
+  #probeConnected (): void {
+    const now = this.#clock.now()
+    for (const id of this.#c.swarm.connectedPeers().slice(0, K.MAX_DIRECT_PROBES)) this.#view.wantProbe(this.#view.ensure(id, now))
   }
 
   #onGossip (from: PeerId, msg: BlobGossip): void {
-    this.#peers.onGossip(from, msg, this.#digests)
+    this.#view.onGossip(from, msg, this.#digests, this.#clock.now())
   }
 
-  // ---- scheduling -------------------------------------------------------
+  // ---- scheduling ------------------------------------------------------------
+
+  /** Runs one scheduling pass soon (coalesced: many events, one pass). */
+  #wake (): void {
+    if (this.#wakeQueued) return
+    this.#wakeQueued = true
+    queueMicrotask(() => { this.#wakeQueued = false; this.#schedule() })
+  }
+
+  #tick (): void {
+    const now = this.#clock.now()
+    // Timers that fire late say this machine is loaded: stretch patience, never shorten it.
+    this.#lagMs = this.#lagMs * (1 - K.EWMA_WEIGHT) + Math.max(0, now - this.#lastTick - K.SCHEDULE_TICK_MS) * K.EWMA_WEIGHT
+    this.#lastTick = now
+    if (this.#topic != null) this.#view.noteSubscribers(this.#topic.subscribers(), now)
+    this.#view.refreshBans()
+    this.#schedule()
+    this.#checkStuck()
+  }
 
   #schedule (): void {
-    if (this.#settled || this.#finishing || this.size < 0 || this.#n === 0) return
-    const now = Date.now()
-    const avail = this.#peers.availability(this.#n, this.#digests)
-    const order = this.#order(avail)
-    let peerInflight = this.#peers.totalInflight()
-    let pending = 0
-    for (const i of order) {
-      if (this.#attempts.has(i)) continue
-      pending++
-      if (this.#originOnly || avail[i] === 0 || peerInflight >= this.#o.peerConcurrency) continue
-      const peer = this.#pickPeer(i, now)
-      if (peer != null) { peerInflight++; this.#fetchFromPeer(i, peer) }
-    }
-    this.#scheduleOrigin(order, avail, now)
-    if (pending === 0) this.#endgame(now)
-  }
-
-  #order (avail: Uint16Array): number[] {
-    const self = this.#c.selfId
-    return orderPieces(this.#n, this.#have, avail, [...this.#readers].map(r => r.next), i => this.#rv.score(self, i))
-  }
-
-  #pickPeer (i: number, now: number): RemotePeer | undefined {
-    const trusted = this.#digests[i] != null
-    const { peer, sameLocation } = choosePeer(this.#peers.holders(i, now, this.#o.perPeerPipeline),
-      p => trusted || p.claimed.has(i), this.#c.location, k => this.#c.peerBook.rtt(k))
-    if (peer == null || sameLocation) return peer
-    // Only other locations hold it: let this location's designated peer
-    // bring it across, unless that is us or it has stalled.
-    return this.#mayFetchForLocation(i, now, this.#peers.sameLocationInterested(this.#c.location, now, false)) ? peer : undefined
-  }
-
-  #scheduleOrigin (order: number[], avail: Uint16Array, now: number): void {
-    const origin = this.#origins[0]
-    if (origin == null || this.#originFailed != null || !this.#gathered(now)) return
-    const cands = this.#peers.sameLocationInterested(this.#c.location, now, true)
-    if (!this.#acceptsRanges) {
-      if (!this.#wholeRunning && this.#have.count === 0 && this.#mayFetchForLocation(0, now, cands)) this.#fetchWhole(origin)
-      return
-    }
-    for (const i of order) {
-      if (this.#originInflight >= this.#o.originConcurrency) return
-      if (this.#attempts.has(i) || (avail[i] > 0 && !this.#originOnly)) continue
-      if (this.#originOnly || this.#mayFetchForLocation(i, now, cands)) {
-        this.#c.logger?.debug({ piece: i, candidates: cands.length, peers: this.#peers.size, subscribers: this.#topic?.subscribers().length }, 'download: origin piece is ours')
-        this.#fetchFromOrigin(origin, i)
+    if (this.settled) return
+    const now = this.#clock.now()
+    for (const p of this.#view.takeProbes(now)) this.#probe(p)
+    if (this.phase !== 'fetching' || this.#n === 0) return
+    this.#originRule.setCandidates(this.#view.candidates(this.#c.location, now, true))
+    this.#crossRule.setCandidates(this.#view.candidates(this.#c.location, now, false))
+    if (this.#originRule.lookAgain(now, this.#view.metaInflight > 0)) this.#probeConnected()
+    const gathered = this.#gathered(now)
+    const times = this.#takeoverTimes()
+    const missing = this.#missingEverywhere()
+    const actions = plan({
+      now,
+      n: this.#n,
+      have: this.#have,
+      avail: this.#view.availability,
+      attempts: this.#attempts.view,
+      readers: this.#readers.positions(),
+      score: i => this.#rv.score(this.#c.selfId, i),
+      peerInflight: this.#view.totalInflight(),
+      originInflight: this.#originInflight,
+      peerConcurrency: this.#o.peerConcurrency,
+      originConcurrency: this.#o.originConcurrency,
+      peerPieceMs: this.#peerPieceMs,
+      pickPeer: (i, extra) => this.#pickPeer(i, now, extra),
+      origin: {
+        usable: this.#origin != null && gathered,
+        ranged: this.#acceptsRanges,
+        wholeRunning: this.#attempts.has(WHOLE),
+        only: this.#originOnly,
+        mayFetch: i => this.#originRule.mayFetch(i, now, times, missing),
+        mayFetchWhole: () => this.#originRule.mayFetch(0, now, times, missing)
       }
+    })
+    for (const a of actions) this.#act(a)
+  }
+
+  #act (a: Action): void {
+    const origin = this.#origin
+    if (a.type === 'peer') this.#fetchFromPeer(a.piece, a.peer)
+    else if (origin == null) return
+    else if (a.type === 'origin') {
+      this.#c.logger?.debug({ piece: a.piece, candidates: this.#originRule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
+      this.#fetchFromOrigin(origin, a.piece)
+    } else this.#fetchWhole(origin)
+  }
+
+  #pickPeer (i: number, now: number, extra: ReadonlyMap<string, number>): RemotePeer | undefined {
+    const trusted = this.#digests[i] != null
+    const holders = [...this.#view.holders(i, now, this.#o.perPeerPipeline)].filter(p => p.inflight + (extra.get(p.key) ?? 0) < this.#o.perPeerPipeline)
+    const { peer, sameLocation } = choosePeer(holders, p => trusted || p.claimed.has(i), this.#c.location, k => this.#c.peerBook.rtt(k))
+    if (peer == null) {
+      // Held, but by nobody whose digest we can check: ask them for it.
+      if (holders.length > 0) for (const p of holders) this.#view.wantProbe(p)
+      return undefined
     }
+    if (sameLocation) return peer
+    // Only other locations hold it: this location's designated peer brings it across.
+    return this.#crossRule.mayFetch(i, now, this.#takeoverTimes(), this.#missingEverywhere()) ? peer : undefined
   }
 
   /**
-   * Before the first origin request, learn who else wants the blob (gossip)
-   * and who already holds it (DHT): at least `gatherMs`, and until the DHT
-   * lookup ended or found a holder — at most 3 s, so a slow DHT cannot hold
-   * a lone node back for long.
+   * Before the first origin request, learn who else wants the blob and who
+   * holds it: at least `gatherMs`, then until discovery ended and every meta
+   * question was answered, or a holder appeared — at most MAX_GATHER_MS.
    */
   #gathered (now: number): boolean {
     const waited = now - this.#startedAt
     if (waited < this.#o.gatherMs) return false
-    this.#peers.probeSubscribers()
-    if (waited >= MAX_GATHER_MS || this.#peers.anyUsefulHolder(this.#have, this.#n)) return true
-    return this.#discoveryDone && this.#peers.metaInflight === 0
+    if (waited >= K.MAX_GATHER_MS || this.#view.anyUsefulHolder(this.#have)) return true
+    return this.#discoveryDone && this.#view.metaInflight === 0
   }
 
-  /** A designated peer counts as stalled after this long without progress: scales with how long our own origin pieces take. */
-  #stallMs (): number {
-    return Math.max(this.#o.stallMs, 4 * this.#originPieceMs)
+  #takeoverTimes (): { heartbeatMs: number, claimFreshMs: number } {
+    const slowness = Math.min(K.MAX_SLOWNESS_FACTOR, 1 + this.#lagMs / K.SCHEDULE_TICK_MS)
+    const stall = Math.max(this.#o.stallMs, K.STALL_OWN_PIECE_FACTOR * this.#originPieceMs)
+    return { heartbeatMs: this.#o.heartbeatMs * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * this.#o.heartbeatMs) * slowness }
   }
 
-  #mayFetchForLocation (i: number, now: number, cands: RemotePeer[]): boolean {
-    let since = this.#waitingSince.get(i)
-    if (since == null) { since = now; this.#waitingSince.set(i, now) }
-    const stall = this.#stallMs()
-    const ok = mayFetchForLocation(this.#c.selfId, i, cands, this.#rv, now, {
-      deadMs: stall + 2 * this.#o.heartbeatMs,
-      claimMs: stall + 3 * this.#o.heartbeatMs,
-      unclaimedMs: 4 * stall + 3 * this.#o.heartbeatMs
-    }, since)
-    if (ok) this.#waitingSince.delete(i)
-    return ok
+  #missingEverywhere (): number {
+    let m = 0
+    const avail = this.#view.availability
+    for (let i = 0; i < this.#n; i++) if (!this.#have.get(i) && avail[i] === 0) m++
+    return m
   }
 
-  /**
-   * Endgame: when every missing piece is already requested, ask a second
-   * peer for the ones that have been in flight unusually long. Only the
-   * slow ones: a duplicate costs the swarm a whole piece of upload.
-   */
-  #endgame (now: number): void {
-    const missing = this.#n - this.#have.count
-    if (missing > Math.max(4, this.#n / 32)) return
-    for (const [i, attempts] of this.#attempts) {
-      if (attempts.length > 1 || this.#originOnly || i < 0) continue
-      if (now - attempts[0].at < Math.max(1000, 3 * this.#peerPieceMs)) continue
-      const peer = this.#pickPeer(i, now)
-      if (peer != null && attempts[0].source !== peer.key) this.#fetchFromPeer(i, peer)
-    }
+  #probe (p: RemotePeer): void {
+    const now = this.#clock.now()
+    p.metaPending = true
+    p.metaAt = now
+    this.#view.metaInflight++
+    void (async () => {
+      try {
+        const signal = AbortSignal.any([this.signal, this.#clock.timeout(K.META_TIMEOUT_MS)])
+        const { meta, interest } = await this.#c.transfer.exchange(p.id, this.digest, this.interest(), { signal })
+        this.#c.peerBook.recordRtt(p.key, this.#clock.now() - now)
+        this.#view.onMetaAnswer(p, meta, interest, this.#clock.now())
+      } catch (err) {
+        this.#c.logger?.debug({ err, peer: p.key }, 'meta request failed')
+      } finally {
+        p.metaPending = false
+        this.#view.metaInflight--
+        this.#wake()
+      }
+    })()
   }
 
-  #attempt (i: number, source: string): AbortController {
-    const ctrl = new AbortController()
-    const onAbort = (): void => { ctrl.abort(this.signal.reason) }
-    this.signal.addEventListener('abort', onAbort, { once: true })
-    ctrl.signal.addEventListener('abort', () => { this.signal.removeEventListener('abort', onAbort) }, { once: true })
-    const list = this.#attempts.get(i) ?? []
-    list.push({ source, ctrl, at: Date.now() })
-    this.#attempts.set(i, list)
-    return ctrl
-  }
-
-  #endAttempt (i: number, ctrl: AbortController): void {
-    const list = (this.#attempts.get(i) ?? []).filter(a => a.ctrl !== ctrl)
-    if (list.length === 0) this.#attempts.delete(i)
-    else this.#attempts.set(i, list)
-    if (!ctrl.signal.aborted) ctrl.abort(new AbortError('attempt over'))
-  }
+  // ---- fetch paths ----------------------------------------------------------
 
   #fetchFromPeer (i: number, peer: RemotePeer): void {
-    const ctrl = this.#attempt(i, peer.key)
+    const ctrl = this.#attempts.start(i, peer.key, this.#clock.now())
     peer.inflight++
     let counted = true
     void (async () => {
       try {
-        const t0 = Date.now()
-        const bytes = await this.#peers.session(peer, this.pieceSize).get(i, { signal: ctrl.signal })
-        this.#peerPieceMs = this.#peerPieceMs * 0.8 + (Date.now() - t0) * 0.2
+        const t0 = this.#clock.now()
+        peer.session ??= this.#c.transfer.session(peer.id, this.digest, this.pieceSize)
+        const bytes = await peer.session.get(i, { signal: ctrl.signal })
+        this.#peerPieceMs = this.#peerPieceMs * (1 - K.EWMA_WEIGHT) + (this.#clock.now() - t0) * K.EWMA_WEIGHT
         // The peer is done with this request: let the next one go out while
-        // we verify and store this piece (writes wait on a busy event loop;
-        // gating requests on them halved throughput in bench/p2p).
+        // we verify and store this piece (gating requests on slow writes
+        // halved throughput in bench/p2p).
         peer.inflight--
         counted = false
-        this.#schedule()
+        this.#wake()
         const want = this.#digests[i] ?? peer.claimed.get(i)
         const same = (peer.location ?? '') === this.#c.location
         try {
-          // The store hashes the piece against `want` before it keeps it:
-          // that is the verification (one sha256 per piece, not two).
+          // The store hashes the piece against `want` before it keeps it: that is the verification.
           if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
           await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key)
         } catch (err: any) {
@@ -407,56 +422,55 @@ export class Download {
           this.#c.events.pieceRejected(peer.key)
           this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
           this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
-          peer.have?.unset(i)
+          this.#view.forgetPiece(peer, i)
           return
         }
         peer.failures = 0
       } catch (err: any) {
         if (this.signal.aborted || ctrl.signal.aborted) return
         if (err?.busy === true || err?.name === 'BusyError') {
-          peer.busyUntil = Date.now() + 300
+          peer.busyUntil = this.#clock.now() + K.BUSY_BACKOFF_MS
         } else {
           peer.failures++
-          peer.busyUntil = Date.now() + Math.min(10_000, 250 * 2 ** peer.failures)
-          if (err?.name === 'NotFoundError' || peer.failures >= 3) peer.have?.unset(i)
+          peer.busyUntil = this.#clock.now() + Math.min(K.MAX_FAILURE_BACKOFF_MS, K.FAILURE_BACKOFF_BASE_MS * 2 ** peer.failures)
+          if (err?.name === 'NotFoundError' || peer.failures >= K.FAILURES_TO_FORGET_PIECE) this.#view.forgetPiece(peer, i)
           this.#c.logger?.debug({ err, peer: peer.key, piece: i }, 'piece request failed')
         }
       } finally {
         if (counted) peer.inflight--
-        this.#endAttempt(i, ctrl)
-        this.#schedule()
+        this.#attempts.end(i, ctrl)
+        this.#wake()
       }
     })()
   }
 
   #fetchFromOrigin (origin: Origin, i: number): void {
-    const ctrl = this.#attempt(i, 'origin')
+    const ctrl = this.#attempts.start(i, 'origin', this.#clock.now())
     this.#originInflight++
     this.#markDirty()
     void (async () => {
       try {
         const { start, end } = pieceRange(this.size, this.pieceSize, i)
         this.#c.events.originRequest()
-        this.#c.logger?.debug({ piece: i, afterMs: Date.now() - this.#startedAt }, 'download: origin request')
-        const t0 = Date.now()
+        const t0 = this.#clock.now()
         const bytes = await readOriginRange(origin, start, end, ctrl.signal)
-        this.#originPieceMs = this.#originPieceMs === 0 ? Date.now() - t0 : this.#originPieceMs * 0.8 + (Date.now() - t0) * 0.2
+        const ms = this.#clock.now() - t0
+        this.#originPieceMs = this.#originPieceMs === 0 ? ms : this.#originPieceMs * (1 - K.EWMA_WEIGHT) + ms * K.EWMA_WEIGHT
         await this.#acceptFromOrigin(i, bytes)
       } catch (err) {
-        if (!this.signal.aborted && !ctrl.signal.aborted) this.#originError(err as Error)
+        if (!this.signal.aborted && !ctrl.signal.aborted) this.#originError(origin, err as Error)
       } finally {
         this.#originInflight--
-        this.#endAttempt(i, ctrl)
+        this.#originRule.settled(i)
+        this.#attempts.end(i, ctrl)
         this.#markDirty()
-        this.#checkStuck()
-        this.#schedule()
+        this.#wake()
       }
     })()
   }
 
   #fetchWhole (origin: Origin): void {
-    this.#wholeRunning = true
-    const ctrl = this.#attempt(-1, 'origin')
+    const ctrl = this.#attempts.start(WHOLE, 'origin', this.#clock.now())
     void (async () => {
       try {
         this.#c.events.originRequest()
@@ -464,11 +478,13 @@ export class Download {
           if (!this.#have.get(i)) await this.#acceptFromOrigin(i, bytes)
         })
       } catch (err) {
-        if (!this.signal.aborted) this.#originError(err as Error)
+        if (this.signal.aborted || ctrl.signal.aborted) return
+        // A stream cut part way is started again (held pieces are skipped), a bounded number of times.
+        const retryable = err instanceof OriginError && err.retryable && ++this.#wholeRestarts <= K.MAX_WHOLE_RESTARTS
+        this.#originError(origin, retryable ? err : new OriginError(`origin ${origin.name} failed: ${(err as Error).message}`))
       } finally {
-        this.#wholeRunning = false
-        this.#endAttempt(-1, ctrl)
-        this.#schedule()
+        this.#attempts.end(WHOLE, ctrl)
+        this.#wake()
       }
     })()
   }
@@ -476,62 +492,68 @@ export class Download {
   async #acceptFromOrigin (i: number, bytes: Uint8Array): Promise<void> {
     const d = sha256(bytes)
     // Origin bytes are the reference: peers that vouched for another digest lied.
-    for (const p of this.#peers.all()) {
-      const claim = p.claimed.get(i)
-      if (claim != null && !equalBytes(claim, d)) {
-        p.claimed.delete(i)
-        this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`)
-      }
-    }
+    for (const p of this.#view.contradicted(i, d, equalBytes)) this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`)
     await this.#accept(i, bytes, d, 'origin')
   }
 
-  #originError (err: Error): void {
+  #originError (origin: Origin, err: Error): void {
     this.#c.events.originError()
-    this.#c.logger?.warn({ err, digest: this.digest }, 'origin request failed')
+    this.#c.logger?.warn({ err, digest: this.digest, origin: origin.name }, 'origin request failed')
     if (err instanceof OriginError && err.retryable) return
-    this.#originFailed = err
+    if (this.#origin === origin) this.#nextOrigin(err)
     this.#markDirty()
     this.#checkStuck()
   }
 
+  /** The current origin failed for good: the next one given takes over, or there is none. */
+  #nextOrigin (err: Error): void {
+    if (this.#originIndex + 1 < this.#origins.length) {
+      this.#originIndex++
+      this.#wholeRestarts = 0
+    } else {
+      this.#originFailed = err
+    }
+  }
+
   /** Fails the download when no source is left for a piece still needed. */
   #checkStuck (): void {
-    if (this.#settled || this.#finishing || this.#originFailed == null) return
-    if (this.#attempts.size > 0 || this.#peers.anyHolder(Date.now())) return
-    this.#fail(this.#originFailed)
+    if (this.phase !== 'fetching' || this.#origin != null) return
+    if (this.#attempts.size > 0 || this.#view.anyHolder()) return
+    const now = this.#clock.now()
+    if (this.#originFailed == null && (!this.#discoveryDone || this.#view.metaInflight > 0 || now - this.#startedAt < this.#o.discoveryTimeoutMs)) return
+    this.#fail(this.#originFailed ?? new NoSourceError(`no peer holds the missing pieces of ${this.digest} and no origin was given`))
   }
 
   async #accept (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string): Promise<void> {
-    if (this.#have.get(i) || this.#settled) return
+    if (this.#have.get(i) || this.settled) return
     await this.#c.store.writePiece(this.digest, i, bytes, d, { signal: this.signal })
     if (this.#have.get(i)) return
     this.#have.set(i)
     this.#digests[i] = d
     if (peer != null) this.#fromPeer.set(i, peer)
-    for (const a of this.#attempts.get(i) ?? []) a.ctrl.abort(new AbortError('piece arrived elsewhere'))
+    this.#originRule.settled(i)
+    this.#crossRule.settled(i)
+    this.#attempts.abortPiece(i, 'piece arrived elsewhere')
     this.#bytes[source] += bytes.byteLength
     this.#c.events.bytes(source, bytes.byteLength)
     this.#c.events.pieceVerified()
     this.#emit({ type: 'starling:fetch:piece', detail: { digest: this.digest, index: i, bytes: bytes.byteLength, source, peer } })
-    this.#c.logger?.debug({ piece: i, source, peer, afterMs: Date.now() - this.#startedAt }, 'download: piece verified')
     this.#announce.push({ index: i, digest: d })
     this.#markDirty()
     this.#provideOnce()
-    for (const w of this.#waiters.get(i) ?? []) w()
-    this.#waiters.delete(i)
+    this.#readers.arrived(i)
     if (this.#have.full) await this.#finish()
   }
 
   #provideOnce (): void {
     if (this.#provided) return
     this.#provided = true
-    void this.#c.swarm.provide(this.digest, { signal: AbortSignal.any([this.signal, AbortSignal.timeout(60_000)]) })
+    void this.#c.swarm.provide(this.digest, { signal: AbortSignal.any([this.signal, this.#clock.timeout(K.PROVIDE_TIMEOUT_MS)]) })
   }
 
   async #finish (): Promise<void> {
-    if (this.#finishing || this.#settled) return
-    this.#finishing = true
+    if (this.phase !== 'fetching') return
+    this.phase = 'finishing'
     try {
       await this.#c.store.complete(this.digest, { signal: this.signal })
     } catch (err) {
@@ -551,62 +573,57 @@ export class Download {
     const blamed = new Set(this.#fromPeer.values())
     for (const p of blamed) this.#c.peerBook.strike(p, `supplied pieces of ${this.digest}, whose sha256 did not match`)
     this.#c.logger?.warn({ digest: this.digest, blamed: [...blamed] }, 'blob failed its digest: retrying from the origin only')
-    if (this.#origins.length === 0 || this.#originOnly) throw err
+    if (this.#origin == null || this.#originOnly) throw err
     this.#originOnly = true
     this.#fromPeer.clear()
     this.#have = await this.#c.store.open(this.digest, this.size, this.pieceSize, { signal: this.signal })
     this.#digests = new Array(this.#n).fill(undefined)
-    this.#finishing = false
-    this.#schedule()
+    this.phase = 'fetching'
+    this.#wake()
   }
 
-  // ---- gossip -----------------------------------------------------------
+  // ---- gossip ------------------------------------------------------------------
 
   #markDirty (): void {
-    if (this.#dirty != null || this.#settled) return
-    // Batch changes: every gossip message costs each receiver a signature
-    // check (~1 ms), and the whole swarm pays it once per message.
-    this.#dirty = setTimeout(() => { this.#dirty = undefined; void this.#publish() }, GOSSIP_BATCH_MS)
+    if (this.#cancelBatch != null || this.settled) return
+    // Batch changes: every gossip message costs each receiver a signature check.
+    this.#cancelBatch = this.#clock.after(K.GOSSIP_BATCH_MS, () => { this.#cancelBatch = undefined; void this.#publish() })
   }
 
   async #publish (final = false): Promise<void> {
     if (this.#topic == null) return
-    this.#lastPublish = Date.now()
-    const fetching = final ? [] : this.#originClaims()
+    this.#lastPublish = this.#clock.now()
     const pieces = this.#announce.splice(0, this.#announce.length)
     await this.#topic.publish({
       location: this.#c.location,
       size: BigInt(Math.max(0, this.size)),
       pieceSize: this.pieceSize,
       have: new Uint8Array(this.#have.bytes),
-      complete: this.#settled && this.#have.full,
-      hasOrigin: this.#origins.length > 0 && this.#originFailed == null && !final,
+      complete: this.phase === 'done',
+      hasOrigin: this.#origin != null && !final,
       pieces: pieces.map(p => ({ index: p.index, digest: new Uint8Array(p.digest) })),
-      fetching,
+      fetching: final ? [] : this.#originClaims(),
       leaving: final && !this.#have.full
     })
   }
 
   /**
-   * The pieces we are fetching from the origin now, plus those we own by the
-   * rendezvous rule and will fetch next: a claim tells the others to wait
-   * for us rather than take over, however slow a loaded machine makes us.
+   * The pieces we fetch from the origin now, plus those we own by the rule
+   * and will fetch next: a claim tells the others to wait for us rather than
+   * take over, however slow a loaded machine makes us.
    */
   #originClaims (): number[] {
-    const claims = new Set<number>()
-    for (const [i, list] of this.#attempts) if (i >= 0 && list.some(a => a.source === 'origin')) claims.add(i)
-    if (this.#origins.length === 0 || this.#originFailed != null || this.size < 0 || this.#originOnly || !this.#acceptsRanges) return [...claims]
-    const now = Date.now()
-    const avail = this.#peers.availability(this.#n, this.#digests)
-    const cands = this.#peers.sameLocationInterested(this.#c.location, now, true).map(p => p.key)
-    for (let i = 0; i < this.#n && claims.size < MAX_CLAIMS; i++) {
+    const claims = new Set<number>(this.#attempts.piecesFrom('origin'))
+    if (this.#origin == null || this.size < 0 || this.#originOnly || !this.#acceptsRanges || this.#originRule.alone) return [...claims]
+    const avail = this.#view.availability
+    for (let i = 0; i < this.#n && claims.size < K.MAX_CLAIMS; i++) {
       if (this.#have.get(i) || avail[i] > 0 || this.#attempts.has(i)) continue
-      if (this.#rv.position(this.#c.selfId, cands, i) === 0) claims.add(i)
+      if (this.#originRule.position(i) === 0) claims.add(i)
     }
     return [...claims]
   }
 
-  // ---- readers ----------------------------------------------------------
+  // ---- readers -------------------------------------------------------------------
 
   async waitReady (signal?: AbortSignal): Promise<void> {
     await raceSignal(this.#ready.promise, signal)
@@ -615,12 +632,7 @@ export class Download {
   /** Resolves when piece i is held (verified and durable). */
   async waitPiece (i: number, signal?: AbortSignal): Promise<void> {
     if (this.#have.get(i)) return
-    const p = new Promise<void>(resolve => {
-      const list = this.#waiters.get(i) ?? []
-      list.push(resolve)
-      this.#waiters.set(i, list)
-    })
-    await raceSignal(Promise.race([p, this.#done.promise.then(() => {})]), signal)
+    await raceSignal(Promise.race([this.#readers.wait(i), this.#done.promise.then(() => {})]), signal)
     if (!this.#have.get(i)) await this.#done.promise
   }
 
@@ -630,29 +642,22 @@ export class Download {
   }
 
   readerAt (piece: number): { moveTo(piece: number): void, close(): void } {
-    const reader = { next: piece }
-    this.#readers.add(reader)
-    return {
-      moveTo: (p) => { reader.next = p; this.#schedule() },
-      close: () => { this.#readers.delete(reader) }
-    }
+    return this.#readers.at(piece, () => { this.#wake() })
   }
 
-  get failure (): Error | undefined { return this.#failure }
-
-  // ---- lifecycle --------------------------------------------------------
+  // ---- end -------------------------------------------------------------------------
 
   #settle (): void {
-    if (this.#settled) return
-    this.#settled = true
+    if (this.settled) return
+    this.phase = 'done'
     const result = { digest: this.digest, size: this.size, bytesBySource: { ...this.#bytes } }
     this.#cleanup()
     this.#done.resolve(result)
   }
 
   #fail (err: Error): void {
-    if (this.#settled) return
-    this.#settled = true
+    if (this.settled) return
+    this.phase = 'failed'
     this.#failure = err
     this.#ready.reject(err)
     if (!this.#abort.signal.aborted) this.#abort.abort(err)
@@ -663,26 +668,17 @@ export class Download {
   }
 
   #cleanup (): void {
-    for (const t of this.#timers) clearInterval(t)
-    if (this.#dirty != null) clearTimeout(this.#dirty)
-    for (const list of this.#attempts.values()) for (const a of list) a.ctrl.abort(new AbortError('download over'))
-    this.#peers.close()
+    for (const stop of this.#stops) stop()
+    this.#cancelBatch?.()
+    this.#attempts.abortAll('download over')
+    for (const p of this.#view.all()) { p.session?.close(); p.session = undefined }
+    this.#readers.releaseAll()
     const topic = this.#topic
     if (topic == null) return
-    // Tell the topic our final state, then linger a while as a seeder of the
-    // first wave before leaving it (the DHT record stays).
+    // Tell the topic our final state, then linger as a seeder of the first wave (the DHT record stays).
     void this.#publish(true).finally(() => {
-      const t = setTimeout(() => { topic.leave() }, this.#have.full ? this.#o.lingerMs : 0)
-      t.unref?.()
+      this.#clock.after(this.#have.full ? this.#o.lingerMs : 0, () => { topic.leave() })
     })
-    for (const w of this.#waiters.values()) for (const f of w) f()
-    this.#waiters.clear()
-  }
-
-  #every (ms: number, fn: () => void): void {
-    const t = setInterval(fn, ms)
-    t.unref?.()
-    this.#timers.push(t)
   }
 
   #emit (evt: Parameters<ProgressFn>[0]): void {

@@ -1,12 +1,15 @@
 import type { Fetch, FetchOptions } from '../api.js'
 import { parseDigest } from '../content/index.js'
+import { peerIdFromString } from '@libp2p/peer-id'
 import type { Origin } from '../origin/types.js'
+import type { BlobInterest } from '../transfer/types.js'
 import { Download } from './download.js'
 import { FetchHandle } from './handle.js'
 import type { DownloadComponents, DownloadInit } from './types.js'
 
 export { Download, type DownloadResult } from './download.js'
 export { Rendezvous } from './rendezvous.js'
+export { systemClock, type Clock } from './clock.js'
 export type { DownloadComponents, DownloadInit, DownloadEvents, SwarmAccess } from './types.js'
 
 /** Single-flight: one Download per digest, shared by every caller. */
@@ -14,6 +17,12 @@ export interface Downloads {
   fetch(digest: string, origin: Origin | undefined, options: FetchOptions): Fetch
   active(): number
   abortAll(reason: Error): void
+  /**
+   * The meta protocol's interest exchange: records `theirs` with the running
+   * download of `digest` and returns its own interest (undefined when this
+   * node is not fetching the blob).
+   */
+  exchange(peer: string, digest: string, theirs: BlobInterest | undefined): BlobInterest | undefined
 }
 
 export function createDownloads (components: DownloadComponents, init: DownloadInit = {}): Downloads {
@@ -35,6 +44,14 @@ export function createDownloads (components: DownloadComponents, init: DownloadI
       return new FetchHandle(d, options)
     },
     active: () => running.size,
+    exchange (peer, digest, theirs) {
+      const d = running.get(digest)
+      if (d == null || d.settled) return undefined
+      if (theirs != null) {
+        try { d.noteInterest(peerIdFromString(peer), theirs) } catch {}
+      }
+      return d.interest()
+    },
     abortAll (reason) {
       for (const d of running.values()) d.abort(reason)
     }

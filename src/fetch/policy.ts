@@ -3,6 +3,7 @@
  * which peer for a piece, and whether this node may bring a piece into its
  * location (the rendezvous rule of docs/no-scheduler.md).
  */
+import { TAKEOVER_BASE_HEARTBEATS, TAKEOVER_JITTER, TAKEOVER_SPACING_HEARTBEATS } from './constants.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
 
@@ -41,36 +42,51 @@ export function choosePeer (holders: Iterable<RemotePeer>, canVerify: (p: Remote
   return { peer, sameLocation }
 }
 
-/** Timing of the rendezvous rule (see mayFetchForLocation). */
-export interface StallTimes {
-  /** A peer not heard from this long is gone: its pieces pass to the next in rank. */
-  deadMs: number
+/** Timing of the takeover rule (see mayFetchForLocation); every figure already scaled by our own slowness. */
+export interface TakeoverTimes {
+  /** One heartbeat: the unit of the staggered takeover delay. */
+  heartbeatMs: number
   /** A claim heard this long ago still holds. */
-  claimMs: number
-  /** A live owner that has not claimed a piece this long (its view differs) loses it. */
-  unclaimedMs: number
+  claimFreshMs: number
+}
+
+/**
+ * How long a piece owned by a peer ranked above us must wait before we may
+ * take it, when we rank `pos` (1 = next after the owner): a base, plus one
+ * spacing per rank, plus a jitter of up to TAKEOVER_JITTER spacings (`u` in
+ * [0, 1), fixed per node and piece). The staggering grows with the number of
+ * candidates, so the next in rank acts first and its claim reaches the
+ * others before they would act.
+ */
+export function takeoverDelay (pos: number, u: number, t: Pick<TakeoverTimes, 'heartbeatMs'>): number {
+  return t.heartbeatMs * (TAKEOVER_BASE_HEARTBEATS + TAKEOVER_SPACING_HEARTBEATS * (pos - 1 + TAKEOVER_JITTER * u))
 }
 
 /**
  * The rendezvous rule: `self` may fetch piece i into its location when it
- * ranks first among the candidates there. A peer ranked above it keeps the
- * piece while it claims it (fetching it or about to), while it is alive and
- * the piece has waited less than `unclaimedMs` (`waitingSince`), and until
- * it has been silent for `deadMs` × its lead. Being slow is never enough to
- * lose a piece: on a loaded machine everyone is slow, and taking over then
- * multiplies origin traffic (bench/swarm with 20 nodes on 2 cores).
+ * ranks first among the candidates there. Ranked lower, it may take the
+ * piece over only after the piece waited `takeoverDelay` (since
+ * `waitingSince`), and only while no peer ranked above it holds a fresh
+ * claim on it (fetching it, or about to). Being slow is never enough to lose
+ * a piece — a live owner re-announces its claims every heartbeat; on a
+ * loaded machine everyone is slow, and taking over then multiplies origin
+ * traffic. `pos` is self's rank when the caller already knows it.
  */
-export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[], rv: Rendezvous, now: number, t: StallTimes, waitingSince: number): boolean {
-  const ranked = rv.rank([self, ...cands.map(p => p.key)], i)
-  const pos = ranked.indexOf(self)
-  const byKey = new Map(cands.map(p => [p.key, p]))
-  for (let k = 0; k < pos; k++) {
-    const p = byKey.get(ranked[k])
-    if (p == null) continue
+export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[], rv: Rendezvous, now: number, t: TakeoverTimes, waitingSince: number, pos?: number): boolean {
+  pos ??= rv.position(self, cands.map(p => p.key), i)
+  if (pos === 0) return true
+  if (now - waitingSince < takeoverDelay(pos, rv.unit(self, i), t)) return false
+  const mine = rv.score(self, i)
+  for (const p of cands) {
+    const s = rv.score(p.key, i)
+    if (s < mine || (s === mine && p.key > self)) continue // ranked below us
     const claimedAt = p.fetching.get(i)
-    if (claimedAt != null && now - claimedAt < t.claimMs) return false
-    const alive = now - p.lastSeen < t.deadMs * (pos - k)
-    if (alive && now - waitingSince < t.unclaimedMs) return false
+    if (claimedAt != null && now - claimedAt < t.claimFreshMs) return false
   }
   return true
+}
+
+/** At most a fair share of the missing pieces may be taken over per interval: missing ÷ (candidates + 1), at least one. */
+export function fairShare (missing: number, candidates: number): number {
+  return Math.max(1, Math.ceil(missing / (candidates + 1)))
 }

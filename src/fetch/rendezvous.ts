@@ -28,6 +28,11 @@ export class Rendezvous {
     return mix32(this.#baseOf(peer) ^ mix32(Math.imul(index + 1, 0x9e3779b1)))
   }
 
+  /** A number in [0, 1) fixed per (peer, blob, piece): this node's jitter for the piece, the same on every run. */
+  unit (peer: string, index: number): number {
+    return mix32(this.score(peer, index) ^ 0x5bd1e995) / 2 ** 32
+  }
+
   /** Candidates ordered best first (ties broken by peer id, so every node agrees). */
   rank (peers: Iterable<string>, index: number): string[] {
     return [...peers]

@@ -6,6 +6,7 @@ import type { Origin } from '../origin/types.js'
 import type { BlobStore } from '../store/types.js'
 import type { BlobGossip, BlobTopic, PeerBook } from '../swarm/index.js'
 import type { PieceSession, TransferClient } from '../transfer/types.js'
+import type { Clock } from './clock.js'
 
 /** What the download engine needs from the swarm layer. */
 export interface SwarmAccess {
@@ -33,8 +34,11 @@ export interface DownloadComponents {
   location: string
   events: DownloadEvents
   logger?: Logger
+  /** Wall time unless given (the in-process simulation gives virtual time). */
+  clock?: Clock
 }
 
+/** Knobs of one download; the defaults are in constants.ts. */
 export interface DownloadInit {
   /** Origin range requests in flight per node. Default 4. */
   originConcurrency?: number
@@ -42,17 +46,24 @@ export interface DownloadInit {
   perPeerPipeline?: number
   /** Piece requests in flight from all peers. Default 24. */
   peerConcurrency?: number
-  /** How long to learn who else wants the blob before going to the origin. Default 500 ms. */
+  /** Shortest wait to learn who else wants the blob before going to the origin. Default 500 ms. */
   gatherMs?: number
-  /** A designated peer that shows no progress this long loses its pieces to the next in rank. Default 4 s. */
+  /** A designated peer that shows no progress this long may lose its pieces to the next in rank. Default 4 s. */
   stallMs?: number
   /** Give up finding a source after this long. Default 20 s. */
   discoveryTimeoutMs?: number
-  /** Full-state gossip period while active. Default 1 s. */
+  /** Full-state gossip period while active. Default 3 s. */
   heartbeatMs?: number
   /** Stay on the gossip topic this long after completing, to seed the first wave. Default 30 s. */
   lingerMs?: number
 }
+
+/**
+ * What we know of a peer's interest: `unknown` until it tells us (a topic
+ * subscriber we have not heard from counts as wanting), `wants` while it
+ * fetches, `not` once it is complete, leaving, or said it does not want it.
+ */
+export type Interest = 'unknown' | 'wants' | 'not'
 
 /** One other peer as a download sees it. */
 export interface RemotePeer {
@@ -68,8 +79,9 @@ export interface RemotePeer {
   fetching: Map<number, number>
   /** Last time it announced a new piece (or first seen). */
   lastProgress: number
+  /** Last time it told us anything (gossip or meta). */
   lastSeen: number
-  interested: boolean
+  interest: Interest
   inflight: number
   busyUntil: number
   failures: number

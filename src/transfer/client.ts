@@ -20,7 +20,10 @@ export function createTransferClient (components: TransferClientComponents, init
   const timeoutMs = init.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return {
     async meta (peer: PeerId, digest: string, options: { signal?: AbortSignal } = {}): Promise<BlobMeta | undefined> {
-      return await requestMeta(components.dialProtocol, peer, digest, timeoutMs, options)
+      return (await requestMeta(components.dialProtocol, peer, digest, timeoutMs, options)).meta
+    },
+    async exchange (peer, digest, mine, options = {}) {
+      return await requestMeta(components.dialProtocol, peer, digest, timeoutMs, options, mine)
     },
     session (peer: PeerId, digest: string, pieceSize: number): PieceSession {
       return new Session({

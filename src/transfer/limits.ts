@@ -1,4 +1,4 @@
-import { MAX_PIECE_MAP_BYTES, MAX_PIECE_SIZE } from '../content/index.js'
+import { MAX_PIECE_MAP_BYTES } from '../content/index.js'
 
 /** Every limit of both protocols in one place (the specs in protocols/ quote them). */
 
@@ -10,10 +10,10 @@ export const MAX_META_RESPONSE_BYTES = MAX_PIECE_MAP_BYTES + 64 * 1024
 export const MAX_REQUEST_BYTES = 128
 /** A piece response header is an index and a status. */
 export const MAX_HEADER_BYTES = 32
-/** Room on top of the piece size for framing when bounding the lp decoder. */
-export const FRAME_MARGIN = 1024
-/** The absolute cap of one data frame, whatever piece size a caller asks for. */
-export const MAX_DATA_FRAME = MAX_PIECE_SIZE + FRAME_MARGIN
+/** A request's location label is sent only up to this length, so the request fits MAX_REQUEST_BYTES (which older servers enforce). */
+export const MAX_REQUEST_LOCATION = 64
+/** Origin claims in one meta answer (gossip carries at most 256). */
+export const MAX_FETCHING = 4096
 /** A location label longer than this is a malformed answer. */
 export const MAX_LOCATION_LENGTH = 256
 /** Requests a client may have sent and not yet had answered, per stream. The

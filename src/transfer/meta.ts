@@ -2,15 +2,19 @@ import { pbStream } from '@libp2p/utils'
 import { Bitfield, digestFromBytes, MAX_PIECE_SIZE, parseDigest, pieceCount } from '../content/index.js'
 import { ProtocolError } from '../errors.js'
 import { MetaRequest, MetaResponse } from './pb/meta.js'
-import { MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, META_REQUEST_TIMEOUT_MS } from './limits.js'
+import { MAX_FETCHING, MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_LOCATION, META_REQUEST_TIMEOUT_MS } from './limits.js'
 import { toProtocolError, withTimeout } from './util.js'
-import type { BlobMeta, LocalBlobs } from './types.js'
+import type { BlobInterest, BlobMeta, InterestExchange, LocalBlobs, MetaAnswer } from './types.js'
 import type { Logger } from '../types.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { META_PROTOCOL } from './types.js'
 
 export interface MetaServerContext {
   localBlobs: LocalBlobs
+  /** Records the asker's interest and gives ours; without it, interest is neither taken nor told. */
+  interest?: InterestExchange
+  /** Who asked. */
+  peer: string
   location: () => string
   log: Logger
 }
@@ -23,7 +27,16 @@ export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promis
     const req = await pb.read(MetaRequest, { signal })
     if (req.digest.byteLength !== 32) throw new ProtocolError(`meta request digest is ${req.digest.byteLength} bytes`)
     const digest = digestFromBytes(req.digest).digest
-    await pb.write(await answer(digest, ctx, signal), MetaResponse, { signal })
+    const theirs = req.wants || req.hasOrigin ? { wants: req.wants, hasOrigin: req.hasOrigin, location: req.location.slice(0, MAX_LOCATION_LENGTH) } : undefined
+    const ours = ctx.interest?.exchange(ctx.peer, digest, theirs)
+    const res = await answer(digest, ctx, signal)
+    if (ours != null && res.status !== MetaResponse.Status.ERROR) {
+      res.wants = ours.wants
+      res.hasOrigin = ours.hasOrigin
+      res.fetching = ours.fetching ?? []
+      res.location ??= ctx.location()
+    }
+    await pb.write(res, MetaResponse, { signal })
     await stream.close({ signal })
   } catch (err: any) {
     ctx.log.debug({ err }, 'meta stream failed')
@@ -52,27 +65,46 @@ async function answer (digest: string, ctx: MetaServerContext, signal: AbortSign
   }
 }
 
-/** Asks `peer` what it holds of `digest`; undefined when it does not know the blob. */
+/**
+ * Asks `peer` what it holds of `digest` and, with `mine`, tells it our
+ * interest; the answer carries the peer's own interest when it has one.
+ */
 export async function requestMeta (
   dialProtocol: Libp2p['dialProtocol'], peer: PeerId, digest: string, timeoutMs: number,
-  options: { signal?: AbortSignal } = {}
-): Promise<BlobMeta | undefined> {
+  options: { signal?: AbortSignal } = {}, mine?: BlobInterest
+): Promise<MetaAnswer> {
   const bytes = parseDigest(digest).bytes
   const signal = withTimeout(options.signal, timeoutMs)
   let stream: Stream | undefined
   try {
     stream = await dialProtocol(peer, META_PROTOCOL, { signal })
     const pb = pbStream(stream, { maxDataLength: MAX_META_RESPONSE_BYTES, maxBufferSize: MAX_META_RESPONSE_BYTES + 64 * 1024 })
-    await pb.write({ digest: bytes as Uint8Array<ArrayBuffer> }, MetaRequest, { signal })
+    await pb.write({
+      digest: bytes as Uint8Array<ArrayBuffer>,
+      wants: mine?.wants ?? false,
+      hasOrigin: mine?.hasOrigin ?? false,
+      // older servers read at most MAX_REQUEST_BYTES: a longer label is left out
+      location: (mine?.location.length ?? 0) <= MAX_REQUEST_LOCATION ? (mine?.location ?? '') : ''
+    }, MetaRequest, { signal })
     const res = await pb.read(MetaResponse, { signal })
     const meta = validateMeta(digest, res)
+    const interest = validateInterest(res, meta)
     await stream.close({ signal })
-    return meta
+    return { meta, interest }
   } catch (err) {
     const e = toProtocolError(err, options.signal, `meta request to ${peer.toString()} failed`)
     stream?.abort(e)
     throw e
   }
+}
+
+/** The responder's interest, when it sent one (older peers never do; a peer not fetching the blob sends none either). */
+export function validateInterest (res: MetaResponse, meta: BlobMeta | undefined): BlobInterest | undefined {
+  if (res.status === MetaResponse.Status.ERROR || (!res.wants && !res.hasOrigin && res.fetching.length === 0)) return undefined
+  if (res.location.length > MAX_LOCATION_LENGTH) throw new ProtocolError('meta location label too long')
+  const n = meta != null ? pieceCount(meta.size, meta.pieceSize) : Infinity
+  if (res.fetching.length > MAX_FETCHING) throw new ProtocolError(`meta lists ${res.fetching.length} origin claims`)
+  return { wants: res.wants, hasOrigin: res.hasOrigin, location: res.location, fetching: res.fetching.filter(i => i < n) }
 }
 
 /** Checks every field of a peer's answer: nothing from the wire is trusted blindly. */

@@ -3,7 +3,7 @@ import { serveMeta } from './meta.js'
 import { servePieces } from './piece-server.js'
 import { UploadSlots } from './slots.js'
 import { DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UPLOADS_PER_PEER } from './limits.js'
-import type { LocalBlobs, TransferStats } from './types.js'
+import type { InterestExchange, LocalBlobs, TransferStats } from './types.js'
 import type { Logger, Startable } from '../types.js'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Libp2p } from '@libp2p/interface'
@@ -11,6 +11,8 @@ import type { Libp2p } from '@libp2p/interface'
 export interface TransferServerComponents {
   registrar: Pick<Libp2p, 'handle' | 'unhandle'>
   localBlobs: LocalBlobs
+  /** The running downloads: they learn the asker's interest and tell theirs on the meta protocol. */
+  interest?: InterestExchange
   /** This node's location label, read at every answer (it may change at run time). */
   location: () => string
   logger?: Logger
@@ -43,8 +45,8 @@ export function createTransferServer (components: TransferServerComponents, init
   return {
     async start () {
       if (started) return
-      await components.registrar.handle(META_PROTOCOL, async (stream) => {
-        await serveMeta(stream, { localBlobs: components.localBlobs, location: components.location, log })
+      await components.registrar.handle(META_PROTOCOL, async (stream, connection) => {
+        await serveMeta(stream, { localBlobs: components.localBlobs, interest: components.interest, peer: connection.remotePeer.toString(), location: components.location, log })
       }, { maxInboundStreams })
       await components.registrar.handle(PIECE_PROTOCOL, async (stream, connection) => {
         await servePieces(stream, connection.remotePeer.toString(), {

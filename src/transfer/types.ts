@@ -19,6 +19,36 @@ export interface BlobMeta {
   location: string
 }
 
+/**
+ * A node's interest in one blob, carried both ways on the meta protocol (the
+ * asker's in the request, the responder's in the answer), so interest is
+ * known from a second channel besides gossip.
+ */
+export interface BlobInterest {
+  /** Fetching the blob now. */
+  wants: boolean
+  /** Can reach an origin for it. */
+  hasOrigin: boolean
+  location: string
+  /** Pieces claimed for the origin (fetching now or next); answers only. */
+  fetching?: number[]
+}
+
+/** One meta exchange: what the peer holds (undefined when nothing) and its interest (undefined from peers that do not send it). */
+export interface MetaAnswer {
+  meta?: BlobMeta
+  interest?: BlobInterest
+}
+
+/**
+ * Where the transfer server learns and tells interest: `exchange` records
+ * the asker's interest (if sent) with the running download of that blob and
+ * returns this node's own (undefined when it is not fetching the blob).
+ */
+export interface InterestExchange {
+  exchange(peer: string, digest: string, theirs: BlobInterest | undefined): BlobInterest | undefined
+}
+
 /** What the transfer server needs from the node: read-only access to local blobs. */
 export interface LocalBlobs {
   meta(digest: string, options?: AbortOptions): Promise<Omit<BlobMeta, 'location'> | undefined>
@@ -41,6 +71,8 @@ export interface PieceSession {
 export interface TransferClient {
   /** undefined when the peer does not know the blob. */
   meta(peer: PeerId, digest: string, options?: AbortOptions): Promise<BlobMeta | undefined>
+  /** A meta request that also tells the peer our interest and returns its own. */
+  exchange(peer: PeerId, digest: string, mine: BlobInterest | undefined, options?: AbortOptions): Promise<MetaAnswer>
   session(peer: PeerId, digest: string, pieceSize: number): PieceSession
 }
 

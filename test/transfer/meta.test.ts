@@ -63,7 +63,10 @@ describe('validateMeta', () => {
     complete: true,
     have: new Uint8Array([0xe0]),
     pieceDigests: [new Uint8Array(32), new Uint8Array(32), new Uint8Array(32)],
-    location: ''
+    location: '',
+    wants: false,
+    hasOrigin: false,
+    fetching: []
   })
 
   it('accepts a well-formed answer', () => {

@@ -1,0 +1,109 @@
+/**
+ * Every number that governs the download engine, in one place. The rule
+ * they serve is written down in docs/no-scheduler.md; the reasons for the
+ * values are in docs/decisions.md.
+ */
+
+// ---- defaults of DownloadInit ---------------------------------------------
+
+/** Origin range requests in flight per node. */
+export const DEFAULT_ORIGIN_CONCURRENCY = 4
+/** Piece requests in flight per peer. */
+export const DEFAULT_PER_PEER_PIPELINE = 4
+/** Piece requests in flight from all peers. */
+export const DEFAULT_PEER_CONCURRENCY = 24
+/** Shortest wait, before the first origin request, to learn who else wants the blob. */
+export const DEFAULT_GATHER_MS = 500
+/** A designated peer without progress this long may lose its pieces (scaled by our own slowness). */
+export const DEFAULT_STALL_MS = 4000
+/** Give up finding any source after this long. */
+export const DEFAULT_DISCOVERY_TIMEOUT_MS = 20_000
+/** Full-state gossip period while a download runs. */
+export const DEFAULT_HEARTBEAT_MS = 3000
+/** Stay on the topic this long after completing, to seed the first wave. */
+export const DEFAULT_LINGER_MS = 30_000
+
+// ---- timing of the engine itself ----------------------------------------------
+
+/** The scheduler's tick: it also runs on every event, this is the floor. */
+export const SCHEDULE_TICK_MS = 200
+/** State changes are batched this long into one gossip message (each costs every receiver a signature check). */
+export const GOSSIP_BATCH_MS = 500
+/** Hellos repeated while the first wave forms: the first one usually leaves before the gossip mesh exists. */
+export const HELLO_REPEAT_MS = [300, 900] as const
+/** Longest wait for discovery before a node that found nobody goes to the origin. */
+export const MAX_GATHER_MS = 3000
+/** DHT provide: best effort, bounded. */
+export const PROVIDE_TIMEOUT_MS = 60_000
+
+// ---- who is interested ------------------------------------------------------
+
+/** A peer heard from within this long (five heartbeats) still counts as interested. */
+export const INTEREST_TTL_MS = 15_000
+/** At most one meta request per peer this often. */
+export const META_INTERVAL_MS = 1000
+/** A meta request that takes longer than this has failed. */
+export const META_TIMEOUT_MS = 15_000
+/** Connected peers asked directly (meta exchange) when the DHT knows no provider. */
+export const MAX_DIRECT_PROBES = 32
+/** At most this many origin claims per gossip message (about 5 bytes each). */
+export const MAX_CLAIMS = 256
+
+// ---- a node that believes it is alone ---------------------------------------
+
+/**
+ * A node that sees no other candidate takes this many origin pieces, then
+ * asks its connected peers again before it takes more: believing it is
+ * alone must be cheap to test and expensive to act on.
+ */
+export const ALONE_FIRST_PIECES = 4
+/** A lone node looks again once the last look's answers are in, at most this often; each look that still finds nobody doubles its budget. */
+export const ALONE_LOOK_AGAIN_MS = 250
+
+// ---- taking over another node's piece ---------------------------------------
+
+/**
+ * A piece owned by a peer ranked above us passes to us only after it waited
+ * TAKEOVER_BASE heartbeats plus TAKEOVER_SPACING heartbeats per rank between
+ * us and the owner (staggered, so the next in rank acts first and its claim
+ * reaches the rest before they act), plus up to TAKEOVER_JITTER of a spacing.
+ */
+export const TAKEOVER_BASE_HEARTBEATS = 2
+export const TAKEOVER_SPACING_HEARTBEATS = 1
+export const TAKEOVER_JITTER = 0.5
+/** A claim heard within this many heartbeats (plus the stall time) still holds. */
+export const CLAIM_FRESH_HEARTBEATS = 3
+/** Takeovers are counted per this many heartbeats; at most a fair share of the missing pieces per interval. */
+export const TAKEOVER_INTERVAL_HEARTBEATS = 1
+/** Our own origin pieces: a designated peer is stalled after this many times our own origin piece time. */
+export const STALL_OWN_PIECE_FACTOR = 4
+/** Our own event loop lag (a loaded machine) stretches patience by 1 + lag / tick, up to this factor. */
+export const MAX_SLOWNESS_FACTOR = 4
+
+// ---- peers -----------------------------------------------------------------
+
+/** A peer answered BUSY: leave it alone this long. */
+export const BUSY_BACKOFF_MS = 300
+/** After a failed request: 250 ms × 2^failures, at most 10 s. */
+export const FAILURE_BACKOFF_BASE_MS = 250
+export const MAX_FAILURE_BACKOFF_MS = 10_000
+/** After this many failures in a row a peer's have-set entry for the piece is dropped. */
+export const FAILURES_TO_FORGET_PIECE = 3
+/** Starting estimate of one piece from a peer, before any was measured. */
+export const INITIAL_PEER_PIECE_MS = 200
+/** Weight of the newest sample in the piece-time averages. */
+export const EWMA_WEIGHT = 0.2
+
+// ---- endgame ---------------------------------------------------------------------
+
+/** Endgame starts when at most max(ENDGAME_MIN_PIECES, n × ENDGAME_FRACTION) pieces are missing and all are requested. */
+export const ENDGAME_MIN_PIECES = 4
+export const ENDGAME_FRACTION = 1 / 32
+/** A request is slow (worth a duplicate) after max(ENDGAME_MIN_WAIT_MS, ENDGAME_SLOW_FACTOR × the usual piece time). */
+export const ENDGAME_MIN_WAIT_MS = 1000
+export const ENDGAME_SLOW_FACTOR = 3
+
+// ---- origins -----------------------------------------------------------------------
+
+/** A whole-blob origin stream that fails with a retryable error is restarted at most this often. */
+export const MAX_WHOLE_RESTARTS = 3

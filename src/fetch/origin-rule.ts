@@ -1,0 +1,105 @@
+import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
+import { fairShare, mayFetchForLocation, type TakeoverTimes } from './policy.js'
+import type { Rendezvous } from './rendezvous.js'
+import type { RemotePeer } from './types.js'
+
+/**
+ * The memory of the no-scheduler rule for one download (docs/no-scheduler.md):
+ * the current candidates and our rank for each piece among them, how long
+ * each piece has waited on a peer ranked above us, how many pieces we took
+ * over in the current interval, and — when we see no other candidate — how
+ * many origin pieces our belief that we are alone may still buy.
+ *
+ * The decisions themselves are the pure functions of policy.ts; this class
+ * only keeps what they need between scheduling passes.
+ */
+export class OriginRule {
+  readonly #self: string
+  readonly #rv: Rendezvous
+  #cands: RemotePeer[] = []
+  #version = ''
+  readonly #positions = new Map<number, number>()
+  readonly #waitingSince = new Map<number, number>()
+  #windowStart = 0
+  #takenInWindow = 0
+  #aloneBudget = ALONE_FIRST_PIECES
+  #aloneTaken = 0
+  #lastLook = -Infinity
+
+  constructor (self: string, rv: Rendezvous) {
+    this.#self = self
+    this.#rv = rv
+  }
+
+  get candidates (): RemotePeer[] { return this.#cands }
+  get alone (): boolean { return this.#cands.length === 0 }
+
+  /** The candidates for this pass; ranks are recomputed only when the set changed. */
+  setCandidates (cands: RemotePeer[]): void {
+    this.#cands = cands
+    const version = cands.map(p => p.key).sort().join(',')
+    if (version !== this.#version) {
+      this.#version = version
+      this.#positions.clear()
+    }
+  }
+
+  /** Our rank for piece i among the current candidates (0 = ours). */
+  position (i: number): number {
+    let pos = this.#positions.get(i)
+    if (pos == null) {
+      pos = this.#cands.length === 0 ? 0 : this.#rv.position(this.#self, this.#cands.map(p => p.key), i)
+      this.#positions.set(i, pos)
+    }
+    return pos
+  }
+
+  /**
+   * May we fetch piece i from the origin now? `missing` is how many pieces
+   * nobody holds yet (the fair share of takeovers is computed from it).
+   */
+  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number): boolean {
+    if (this.alone) {
+      // Alone in our view: a few pieces, then look again (lookAgain) before more.
+      if (this.#aloneTaken >= this.#aloneBudget) return false
+      this.#aloneTaken++
+      return true
+    }
+    const pos = this.position(i)
+    let since = this.#waitingSince.get(i)
+    if (since == null) { since = now; this.#waitingSince.set(i, now) }
+    if (pos > 0) {
+      const interval = t.heartbeatMs * TAKEOVER_INTERVAL_HEARTBEATS
+      if (now - this.#windowStart >= interval) { this.#windowStart = now; this.#takenInWindow = 0 }
+      if (this.#takenInWindow >= fairShare(missing, this.#cands.length)) return false
+    }
+    if (!mayFetchForLocation(this.#self, i, this.#cands, this.#rv, now, t, since, pos)) return false
+    if (pos > 0) this.#takenInWindow++
+    this.#waitingSince.delete(i)
+    return true
+  }
+
+  /** A piece arrived or is no longer ours to wait for. */
+  settled (i: number): void {
+    this.#waitingSince.delete(i)
+  }
+
+  /**
+   * A node that believes it is alone and spent its budget looks again: it
+   * returns true when the caller should ask its connected peers now. Each
+   * look that still finds nobody doubles the budget, so a truly lone node
+   * loses little, while a node that merely lost a channel learns of the
+   * others after a few pieces, not after the whole blob.
+   */
+  lookAgain (now: number, answersPending: boolean): boolean {
+    if (!this.alone) {
+      this.#aloneBudget = ALONE_FIRST_PIECES
+      this.#aloneTaken = 0
+      return false
+    }
+    if (this.#aloneTaken < this.#aloneBudget || answersPending || now - this.#lastLook < ALONE_LOOK_AGAIN_MS) return false
+    if (this.#lastLook > -Infinity) this.#aloneBudget *= 2
+    this.#lastLook = now
+    return true
+  }
+}

@@ -1,0 +1,290 @@
+import type { PeerId } from '@libp2p/interface'
+import { Bitfield } from '../content/index.js'
+import type { BlobGossip, PeerBook } from '../swarm/index.js'
+import type { BlobInterest, BlobMeta } from '../transfer/types.js'
+import { INTEREST_TTL_MS, META_INTERVAL_MS } from './constants.js'
+import type { RemotePeer } from './types.js'
+
+/** A size and piece size some peer told us. */
+export interface SizeOffer { size: number, pieceSize: number }
+
+/**
+ * The swarm as one download sees it: every other peer's have-set, the piece
+ * digests it vouched for, its location, its interest and its origin claims,
+ * learnt from three channels — gossip, meta answers, and the interest a
+ * peer sends with its own meta requests — plus the topic's subscriber list.
+ *
+ * The view owns this state and nothing else changes it. Its reads send
+ * nothing: peers worth a meta request are queued (`takeProbes`) for the
+ * download to ask. Availability (how many peers hold each piece) is kept
+ * up to date as have-sets change, so a scheduling pass costs O(pieces), not
+ * O(peers × pieces) — it runs on every event, with a thousand peers.
+ */
+export class SwarmView {
+  readonly #selfId: string
+  readonly #peerBook: PeerBook
+  readonly #changed: () => void
+  readonly #peers = new Map<string, RemotePeer>()
+  /** Gossip have-sets that arrived before we knew the size. */
+  readonly #early = new Map<string, Uint8Array>()
+  /** Meta answers that arrived before we knew the size. */
+  readonly #earlyMeta = new Map<string, BlobMeta>()
+  readonly #probes = new Set<string>()
+  /** Peers whose have-set is counted in #avail (banned peers are taken out). */
+  readonly #counted = new Set<string>()
+  #avail = new Uint16Array(0)
+  #n = 0
+  #size = -1
+  #pieceSize = 0
+  /** The first size any peer offered (used only when no origin can tell). */
+  sizeOffer?: SizeOffer
+  /** Subscribers of the blob's topic, as the gossip layer last said. */
+  subscribers = new Set<string>()
+  /** Meta requests not answered yet (the first origin request waits for them). */
+  metaInflight = 0
+
+  constructor (selfId: string, peerBook: PeerBook, changed: () => void) {
+    this.#selfId = selfId
+    this.#peerBook = peerBook
+    this.#changed = changed
+  }
+
+  get size (): number { return this.#peers.size }
+  get (key: string): RemotePeer | undefined { return this.#peers.get(key) }
+  all (): IterableIterator<RemotePeer> { return this.#peers.values() }
+  /** How many usable peers hold each piece. Read-only for callers. */
+  get availability (): Uint16Array { return this.#avail }
+
+  ensure (id: PeerId, now: number): RemotePeer {
+    const key = id.toString()
+    let p = this.#peers.get(key)
+    if (p == null) {
+      p = { id, key, hasOrigin: false, complete: false, claimed: new Map(), fetching: new Map(), lastProgress: now, lastSeen: 0, interest: 'unknown', inflight: 0, busyUntil: 0, failures: 0, metaAt: 0, metaPending: false }
+      this.#peers.set(key, p)
+    }
+    return p
+  }
+
+  sizeKnown (size: number, pieceSize: number, n: number): void {
+    this.#size = size
+    this.#pieceSize = pieceSize
+    this.#n = n
+    this.#avail = new Uint16Array(n)
+    this.#counted.clear()
+    for (const [key, bytes] of this.#early) {
+      const p = this.#peers.get(key)
+      if (p != null && p.have == null) p.have = new Bitfield(n, bytes)
+    }
+    this.#early.clear()
+    for (const [key, meta] of this.#earlyMeta) {
+      const p = this.#peers.get(key)
+      if (p != null && meta.size === size && meta.pieceSize === pieceSize) this.#takeMeta(p, meta)
+    }
+    this.#earlyMeta.clear()
+    for (const p of this.#peers.values()) {
+      if (p.have != null && p.have.length !== n) p.have = undefined
+      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) this.#count(p, +1)
+      if (p.have == null && (p.interest !== 'not' || p.complete)) { p.metaAt = 0; this.#probes.add(p.key) }
+    }
+  }
+
+  /** Marks topic subscribers we have not heard from for a meta exchange (a seeder may linger on the topic). */
+  noteSubscribers (ids: PeerId[], now: number): void {
+    this.subscribers = new Set(ids.map(id => id.toString()))
+    for (const id of ids) {
+      const key = id.toString()
+      if (this.#peers.has(key)) continue
+      this.ensure(id, now)
+      this.#probes.add(key)
+    }
+  }
+
+  onGossip (from: PeerId, msg: BlobGossip, trusted: Array<Uint8Array | undefined>, now: number): void {
+    const key = from.toString()
+    if (key === this.#selfId) return
+    const p = this.ensure(from, now)
+    p.lastSeen = now
+    p.location = msg.location
+    this.#peerBook.setLocation(key, msg.location)
+    p.hasOrigin = msg.hasOrigin
+    p.complete = msg.complete
+    p.interest = msg.leaving || msg.complete ? 'not' : 'wants'
+    const size = Number(msg.size)
+    if (size > 0 || msg.pieceSize > 0) this.#offer(size, msg.pieceSize)
+    if (this.#size >= 0) {
+      if (size === this.#size && msg.pieceSize === this.#pieceSize) this.#setHave(p, new Bitfield(this.#n, msg.have))
+    } else if (size > 0) {
+      this.#early.set(key, msg.have)
+    }
+    for (const pd of msg.pieces) {
+      if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) p.claimed.set(pd.index, pd.digest)
+    }
+    if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
+    p.fetching.clear()
+    for (const i of msg.fetching) p.fetching.set(i, now)
+    // Pieces it holds whose digest nobody vouched for yet: ask it.
+    if (p.have != null) {
+      for (const i of p.have.indexes()) {
+        if (trusted[i] == null && !p.claimed.has(i)) { this.#probes.add(key); break }
+      }
+    }
+    this.#changed()
+  }
+
+  /** What a peer told us with its own meta request (its interest in our blob). */
+  onInterest (id: PeerId, interest: BlobInterest, now: number): void {
+    if (id.toString() === this.#selfId) return
+    const p = this.ensure(id, now)
+    this.#applyInterest(p, interest, now)
+    this.#changed()
+  }
+
+  /** What a peer answered to our meta request. */
+  onMetaAnswer (p: RemotePeer, meta: BlobMeta | undefined, interest: BlobInterest | undefined, now: number): void {
+    if (interest != null) this.#applyInterest(p, interest, now)
+    if (meta != null) {
+      p.lastSeen = Math.max(p.lastSeen, now)
+      p.location = meta.location
+      this.#peerBook.setLocation(p.key, meta.location)
+      p.complete = meta.complete
+      if (meta.complete && interest == null) p.interest = 'not'
+      this.#offer(meta.size, meta.pieceSize)
+      if (this.#size < 0) this.#earlyMeta.set(p.key, meta)
+      else if (meta.size === this.#size && meta.pieceSize === this.#pieceSize) this.#takeMeta(p, meta)
+    } else if (interest == null && p.interest === 'unknown' && !this.subscribers.has(p.key)) {
+      // It knows nothing of the blob and said nothing of interest (an older
+      // peer, or one that does not want it): not a candidate.
+      p.interest = 'not'
+    }
+    this.#changed()
+  }
+
+  #takeMeta (p: RemotePeer, meta: BlobMeta): void {
+    this.#setHave(p, meta.have)
+    meta.pieceDigests.forEach((d, i) => { if (d != null) p.claimed.set(i, d) })
+  }
+
+  #applyInterest (p: RemotePeer, interest: BlobInterest, now: number): void {
+    p.lastSeen = now
+    p.location = interest.location
+    p.hasOrigin = interest.hasOrigin
+    p.interest = interest.wants ? 'wants' : 'not'
+    if (interest.fetching != null) {
+      p.fetching.clear()
+      for (const i of interest.fetching) p.fetching.set(i, now)
+    }
+  }
+
+  #offer (size: number, pieceSize: number): void {
+    if (this.sizeOffer == null && size >= 0 && pieceSize > 0) this.sizeOffer = { size, pieceSize }
+  }
+
+  #setHave (p: RemotePeer, have: Bitfield): void {
+    if (this.#counted.has(p.key)) this.#count(p, -1)
+    p.have = have
+    if (!this.#peerBook.isBanned(p.key)) this.#count(p, +1)
+  }
+
+  #count (p: RemotePeer, sign: 1 | -1): void {
+    if (p.have == null) return
+    for (const i of p.have.indexes()) if (i < this.#n) this.#avail[i] += sign
+    if (sign > 0) this.#counted.add(p.key)
+    else this.#counted.delete(p.key)
+  }
+
+  /** A peer lost a piece (it said NOT_FOUND, or failed too often). */
+  forgetPiece (p: RemotePeer, i: number): void {
+    if (p.have?.get(i) !== true) return
+    p.have.unset(i)
+    if (this.#counted.has(p.key) && this.#avail[i] > 0) this.#avail[i]--
+  }
+
+  /** Takes banned peers out of the availability counts (run once per tick, not per read). */
+  refreshBans (): void {
+    for (const key of [...this.#counted]) {
+      const p = this.#peers.get(key)
+      if (p != null && this.#peerBook.isBanned(key)) this.#count(p, -1)
+    }
+  }
+
+  /** Peers worth a meta request now, each at most once per META_INTERVAL_MS. */
+  takeProbes (now: number): RemotePeer[] {
+    const out: RemotePeer[] = []
+    for (const key of this.#probes) {
+      const p = this.#peers.get(key)
+      if (p == null || this.#peerBook.isBanned(key)) { this.#probes.delete(key); continue }
+      if (p.metaPending || now - p.metaAt < META_INTERVAL_MS) continue
+      this.#probes.delete(key)
+      out.push(p)
+    }
+    return out
+  }
+
+  /** Asks for a meta exchange with this peer at the next chance. */
+  wantProbe (p: RemotePeer): void {
+    this.#probes.add(p.key)
+  }
+
+  /** Is this peer one that wants the blob now? Heard within INTEREST_TTL_MS, or on the topic. */
+  isInterested (p: RemotePeer, now: number): boolean {
+    const subscribed = this.subscribers.has(p.key)
+    if (p.interest === 'wants') return subscribed || now - p.lastSeen <= INTEREST_TTL_MS
+    // A topic subscriber we have not heard from yet: subscriptions travel in
+    // milliseconds, state messages later; counting it closes the gap in
+    // which each node of a first wave would believe it is alone.
+    return p.interest === 'unknown' && subscribed
+  }
+
+  /**
+   * Peers that share the origin work with us for this location: interested,
+   * not banned, same location (an unknown location counts as ours until it
+   * says otherwise), and able to reach the origin when `needOrigin`.
+   */
+  candidates (location: string, now: number, needOrigin: boolean): RemotePeer[] {
+    const out: RemotePeer[] = []
+    for (const p of this.#peers.values()) {
+      if (!this.isInterested(p, now) || this.#peerBook.isBanned(p.key)) continue
+      if (p.location != null && p.location !== location) continue
+      if (needOrigin && !p.hasOrigin && p.interest !== 'unknown') continue
+      out.push(p)
+    }
+    return out
+  }
+
+  * holders (i: number, now: number, pipeline: number): Generator<RemotePeer> {
+    for (const key of this.#counted) {
+      const p = this.#peers.get(key)
+      if (p?.have?.get(i) === true && p.inflight < pipeline && p.busyUntil <= now && !this.#peerBook.isBanned(key)) yield p
+    }
+  }
+
+  /** Does any usable peer hold a piece we lack? */
+  anyUsefulHolder (have: { get(i: number): boolean }): boolean {
+    for (let i = 0; i < this.#avail.length; i++) if (this.#avail[i] > 0 && !have.get(i)) return true
+    return false
+  }
+
+  anyHolder (): boolean {
+    for (const key of this.#counted) if ((this.#peers.get(key)?.have?.count ?? 0) > 0) return true
+    return false
+  }
+
+  totalInflight (): number {
+    let t = 0
+    for (const p of this.#peers.values()) t += p.inflight
+    return t
+  }
+
+  /** Origin bytes are the reference: drops (and returns) the peers that vouched for another digest of piece i. */
+  contradicted (i: number, digest: Uint8Array, equal: (a: Uint8Array, b: Uint8Array) => boolean): RemotePeer[] {
+    const liars: RemotePeer[] = []
+    for (const p of this.#peers.values()) {
+      const claim = p.claimed.get(i)
+      if (claim != null && !equal(claim, digest)) {
+        p.claimed.delete(i)
+        liars.push(p)
+      }
+    }
+    return liars
+  }
+}
