@@ -100,6 +100,16 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         floodPublish: true,
+        // gossipsub's P6 penalty (IP colocation) scores every peer beyond the
+        // 10th that shares an address at -5 x surplus^2. With 15 nodes on one
+        // host (or behind one NAT, or pods sharing a node IP) each peer sits
+        // at -80, under the publish threshold (-50): no message reaches
+        // anyone, every node believes it is alone and pulls the whole blob
+        // from the origin (the 15-node cliff in docs/no-scheduler.md). P6
+        // guards open networks against Sybils; a starling swarm is private
+        // (its own DHT protocol, a pre-shared key where configured) and
+        // misbehaviour is punished by strikes and bans, so the penalty is off.
+        scoreParams: { IPColocationFactorWeight: 0 },
         // have-updates are small; anything bigger is a bug or an attack
         maxInboundDataLength: 1024 * 1024
       })
