@@ -4,11 +4,26 @@ export function isStartable (obj: unknown): obj is Startable {
   return obj != null && typeof (obj as Startable).start === 'function' && typeof (obj as Startable).stop === 'function'
 }
 
-/** Starts in order; stops in reverse order, each even if an earlier one failed. */
+/**
+ * Starts in order. If one fails to start, stops those already started, in
+ * reverse order, then rethrows its error (errors while stopping them are
+ * dropped: the start failure is the one to report).
+ */
 export async function startAll (parts: unknown[]): Promise<void> {
-  for (const p of parts) if (isStartable(p)) await p.start()
+  const started: Startable[] = []
+  for (const p of parts) {
+    if (!isStartable(p)) continue
+    try {
+      await p.start()
+    } catch (err) {
+      await stopAll(started).catch(() => {})
+      throw err
+    }
+    started.push(p)
+  }
 }
 
+/** Stops in reverse order, each even if an earlier one failed; throws an AggregateError of the failures. */
 export async function stopAll (parts: unknown[]): Promise<void> {
   const errors: unknown[] = []
   for (const p of [...parts].reverse()) {
