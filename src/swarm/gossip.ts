@@ -1,6 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
-import type { GossipSub } from '@libp2p/gossipsub'
+import type { GossipSub, Message } from '@libp2p/gossipsub'
 import { BlobGossip } from './pb/gossip.js'
+import { NotStartedError } from '../errors.js'
 import type { Logger } from '../types.js'
 
 export { BlobGossip }
@@ -22,34 +23,50 @@ export interface BlobTopic {
 /**
  * Per-blob gossipsub topics with reference counts: several parts of the node
  * (a download, a seeding linger) may join the same topic; it is left when
- * the last one leaves. Messages are decoded once and fanned out.
+ * the last one leaves. Messages are decoded once and fanned out. close()
+ * removes the pubsub listener and leaves every topic.
  */
 export class BlobTopics {
   readonly #pubsub: GossipSub
   readonly #log?: Logger
   readonly #handlers = new Map<string, Set<GossipHandler>>()
+  readonly #onMessage = (evt: CustomEvent<Message>): void => {
+    const m = evt.detail
+    const handlers = this.#handlers.get(m.topic)
+    if (handlers == null || m.type !== 'signed') return
+    let msg: BlobGossip
+    try {
+      msg = BlobGossip.decode(m.data)
+    } catch {
+      this.#log?.debug({ topic: m.topic, from: m.from.toString() }, 'undecodable gossip dropped')
+      return
+    }
+    for (const h of [...handlers]) {
+      try { h(m.from, msg) } catch (err) { this.#log?.warn({ err }, 'gossip handler failed') }
+    }
+  }
+
+  #closed = false
 
   constructor (pubsub: GossipSub, log?: Logger) {
     this.#pubsub = pubsub
     this.#log = log
-    this.#pubsub.addEventListener('message', (evt) => {
-      const m = evt.detail
-      const handlers = this.#handlers.get(m.topic)
-      if (handlers == null || m.type !== 'signed') return
-      let msg: BlobGossip
-      try {
-        msg = BlobGossip.decode(m.data)
-      } catch {
-        this.#log?.debug({ topic: m.topic, from: m.from.toString() }, 'undecodable gossip dropped')
-        return
-      }
-      for (const h of [...handlers]) {
-        try { h(m.from, msg) } catch (err) { this.#log?.warn({ err }, 'gossip handler failed') }
-      }
-    })
+    this.#pubsub.addEventListener('message', this.#onMessage)
+  }
+
+  /** Stops listening and leaves every topic; handles joined before stay inert. Idempotent. */
+  close (): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#pubsub.removeEventListener('message', this.#onMessage)
+    for (const topic of this.#handlers.keys()) {
+      try { this.#pubsub.unsubscribe(topic) } catch {}
+    }
+    this.#handlers.clear()
   }
 
   join (hex: string, handler: GossipHandler): BlobTopic {
+    if (this.#closed) throw new NotStartedError('gossip topics are closed: the swarm is stopped')
     const topic = topicFor(hex)
     let set = this.#handlers.get(topic)
     if (set == null) {
@@ -61,7 +78,7 @@ export class BlobTopics {
     let left = false
     return {
       publish: async (msg) => {
-        if (left) return
+        if (left || this.#closed) return
         try {
           await this.#pubsub.publish(topic, BlobGossip.encode(msg))
         } catch (err) {
@@ -73,6 +90,7 @@ export class BlobTopics {
       leave: () => {
         if (left) return
         left = true
+        if (this.#closed) return
         const s = this.#handlers.get(topic)
         s?.delete(handler)
         if (s != null && s.size === 0) {

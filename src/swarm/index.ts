@@ -2,6 +2,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { digestToCid } from '../content/index.js'
+import { NotStartedError } from '../errors.js'
 import type { Logger, Startable } from '../types.js'
 import { sleep } from '../utils/rate-limit.js'
 import { BlobTopics, type BlobTopic, type GossipHandler } from './gossip.js'
@@ -68,6 +69,7 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
 
   return {
     async start () {
+      if (topics != null) return
       topics = new BlobTopics(libp2p.services.pubsub, log)
       // libp2p does not redial lost peers by itself: keep the bootstrap
       // connections up so the node never drifts out of the swarm.
@@ -83,6 +85,9 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
     },
     async stop () {
       if (timer != null) clearInterval(timer)
+      timer = undefined
+      topics?.close()
+      topics = undefined
     },
     async provide (digest, options = {}) {
       const signal = options.signal ?? AbortSignal.timeout(60_000)
@@ -110,7 +115,7 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
       }
     },
     join (hex, handler) {
-      if (topics == null) throw new Error('swarm not started')
+      if (topics == null) throw new NotStartedError('swarm not started')
       return topics.join(hex, handler)
     },
     connectedPeers () {
