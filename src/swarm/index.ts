@@ -1,5 +1,4 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
 import { digestToCid } from '../content/index.js'
 import { NotStartedError } from '../errors.js'
@@ -125,8 +124,4 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
     },
     dialBootstrap
   }
-}
-
-export function parsePeerId (s: string): PeerId {
-  return peerIdFromString(s)
 }
