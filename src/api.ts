@@ -88,12 +88,16 @@ export interface AddOptions {
   pin?: boolean
 }
 
+/** A connected peer, or a banned one (then with no addresses: it is cut off). */
 export interface PeerInfo {
   id: string
   addresses: string[]
   location?: string
   rttMs?: number
+  /** Strikes since its last ban. */
   strikes: number
+  /** Its most recent strikes (at most 5, oldest first), across bans: why it was struck or banned. */
+  lastStrikes: Array<{ at: number, reason: string }>
   banned: boolean
 }
 

@@ -6,10 +6,22 @@
 export interface PeerRecord {
   location?: string
   rttMs?: number
+  /** Strikes since the last ban. */
   strikes: number
+  /** The most recent strikes, oldest first, at most STRIKE_HISTORY (kept across bans, so a ban can say why). */
+  lastStrikes: Strike[]
   bans: number
   bannedUntil: number
 }
+
+export interface Strike {
+  /** ms since epoch. */
+  at: number
+  reason: string
+}
+
+/** Strikes kept per peer. */
+export const STRIKE_HISTORY = 5
 
 export interface PeerBookInit {
   /** Strikes before a ban. Default 3. */
@@ -19,8 +31,8 @@ export interface PeerBookInit {
   /** Longest ban. Default 1 h. */
   maxBanMs?: number
   now?: () => number
-  /** Called when a peer gets banned (so its connections can be closed). */
-  onBan?: (peer: string, untilMs: number) => void
+  /** Called when a peer gets banned (so its connections can be closed), with the strikes that led to it, oldest first. */
+  onBan?: (peer: string, untilMs: number, strikes: Strike[]) => void
 }
 
 export interface PeerBook {
@@ -46,7 +58,7 @@ export function createPeerBook (init: PeerBookInit = {}): PeerBook {
   function rec (peer: string): PeerRecord {
     let r = peers.get(peer)
     if (r == null) {
-      r = { strikes: 0, bans: 0, bannedUntil: 0 }
+      r = { strikes: 0, lastStrikes: [], bans: 0, bannedUntil: 0 }
       peers.set(peer, r)
     }
     return r
@@ -61,14 +73,17 @@ export function createPeerBook (init: PeerBookInit = {}): PeerBook {
       r.rttMs = r.rttMs == null ? ms : r.rttMs * 0.7 + ms * 0.3
     },
     rtt: peer => peers.get(peer)?.rttMs,
-    strike (peer, _reason) {
+    strike (peer, reason) {
       const r = rec(peer)
       r.strikes++
+      r.lastStrikes.push({ at: now(), reason })
+      if (r.lastStrikes.length > STRIKE_HISTORY) r.lastStrikes.splice(0, r.lastStrikes.length - STRIKE_HISTORY)
       if (r.strikes < strikesToBan) return false
+      const why = r.lastStrikes.slice(-r.strikes)
       r.strikes = 0
       r.bans++
       r.bannedUntil = now() + Math.min(maxBanMs, banMs * 2 ** (r.bans - 1))
-      init.onBan?.(peer, r.bannedUntil)
+      init.onBan?.(peer, r.bannedUntil, why)
       return true
     },
     isBanned (peer) {
