@@ -293,7 +293,7 @@ export class Download {
     if (this.phase !== 'fetching' || this.#n === 0) return
     this.#originRule.setCandidates(this.#view.candidates(this.#c.location, now, true))
     this.#crossRule.setCandidates(this.#view.candidates(this.#c.location, now, false))
-    if (this.#originRule.lookAgain(now, this.#view.metaInflight > 0)) this.#probeConnected()
+    if (this.#originRule.lookAgain(now, this.#view.metaInflight > 0, this.#view.size === 0 && this.#c.swarm.connectedPeers().length === 0)) this.#probeConnected()
     const gathered = this.#gathered(now)
     const times = this.#takeoverTimes()
     const missing = this.#missingEverywhere()
@@ -316,8 +316,8 @@ export class Download {
         ranged: this.#acceptsRanges,
         wholeRunning: this.#attempts.has(WHOLE),
         only: this.#originOnly,
-        mayFetch: i => this.#originRule.mayFetch(i, now, times, missing),
-        mayFetchWhole: () => this.#originRule.mayFetch(0, now, times, missing)
+        mayFetch: i => this.#originRule.mayFetch(i, now, times, missing, this.#view.claimers(i)),
+        mayFetchWhole: () => this.#originRule.mayFetch(0, now, times, missing, this.#view.claimers(0))
       }
     })
     for (const a of actions) this.#act(a)

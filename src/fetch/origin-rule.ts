@@ -58,7 +58,18 @@ export class OriginRule {
    * May we fetch piece i from the origin now? `missing` is how many pieces
    * nobody holds yet (the fair share of takeovers is computed from it).
    */
-  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number): boolean {
+  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number, claimers?: ReadonlyMap<string, number>): boolean {
+    // A fresh claim by any peer that outranks us on this piece — a candidate
+    // or not (our view may lack it) — holds. Only higher-ranked claims count,
+    // so two nodes that both believe they own a piece cannot wait on each other.
+    if (claimers != null && claimers.size > 0) {
+      const mine = this.#rv.score(this.#self, i)
+      for (const [key, at] of claimers) {
+        if (now - at >= t.claimFreshMs || key === this.#self) continue
+        const s = this.#rv.score(key, i)
+        if (s > mine || (s === mine && key < this.#self)) return false
+      }
+    }
     if (this.alone) {
       // Alone in our view: a few pieces, then look again (lookAgain) before more.
       if (this.#aloneTaken >= this.#aloneBudget) return false
@@ -91,12 +102,14 @@ export class OriginRule {
    * loses little, while a node that merely lost a channel learns of the
    * others after a few pieces, not after the whole blob.
    */
-  lookAgain (now: number, answersPending: boolean): boolean {
+  lookAgain (now: number, answersPending: boolean, nobodyToAsk: boolean): boolean {
     if (!this.alone) {
       this.#aloneBudget = ALONE_FIRST_PIECES
       this.#aloneTaken = 0
       return false
     }
+    // Not connected to anyone: there is nothing to test the belief against.
+    if (nobodyToAsk) { this.#aloneBudget = Infinity; return false }
     if (this.#aloneTaken < this.#aloneBudget || answersPending || now - this.#lastLook < ALONE_LOOK_AGAIN_MS) return false
     if (this.#lastLook > -Infinity) this.#aloneBudget *= 2
     this.#lastLook = now

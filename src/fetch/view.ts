@@ -30,6 +30,8 @@ export class SwarmView {
   /** Meta answers that arrived before we knew the size. */
   readonly #earlyMeta = new Map<string, BlobMeta>()
   readonly #probes = new Set<string>()
+  /** Who claims each piece for the origin, and when we heard it: piece → peer → time. */
+  readonly #claims = new Map<number, Map<string, number>>()
   /** Peers whose have-set is counted in #avail (banned peers are taken out). */
   readonly #counted = new Set<string>()
   #avail = new Uint16Array(0)
@@ -120,8 +122,7 @@ export class SwarmView {
       if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) p.claimed.set(pd.index, pd.digest)
     }
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
-    p.fetching.clear()
-    for (const i of msg.fetching) p.fetching.set(i, now)
+    this.#setClaims(p, msg.fetching, now)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
     if (p.have != null) {
       for (const i of p.have.indexes()) {
@@ -169,10 +170,23 @@ export class SwarmView {
     p.location = interest.location
     p.hasOrigin = interest.hasOrigin
     p.interest = interest.wants ? 'wants' : 'not'
-    if (interest.fetching != null) {
-      p.fetching.clear()
-      for (const i of interest.fetching) p.fetching.set(i, now)
+    if (interest.fetching != null) this.#setClaims(p, interest.fetching, now)
+  }
+
+  #setClaims (p: RemotePeer, pieces: number[], now: number): void {
+    for (const i of p.fetching.keys()) this.#claims.get(i)?.delete(p.key)
+    p.fetching.clear()
+    for (const i of pieces) {
+      p.fetching.set(i, now)
+      let m = this.#claims.get(i)
+      if (m == null) { m = new Map(); this.#claims.set(i, m) }
+      m.set(p.key, now)
     }
+  }
+
+  /** Peers claiming piece i for the origin, with when we heard the claim. */
+  claimers (i: number): ReadonlyMap<string, number> | undefined {
+    return this.#claims.get(i)
   }
 
   #offer (size: number, pieceSize: number): void {

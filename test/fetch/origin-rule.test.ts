@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { ALONE_FIRST_PIECES } from '../../src/fetch/constants.js'
+import { OriginRule } from '../../src/fetch/origin-rule.js'
+import { Rendezvous } from '../../src/fetch/rendezvous.js'
+import type { RemotePeer } from '../../src/fetch/types.js'
+
+function peer (key: string, extra: Partial<RemotePeer> = {}): RemotePeer {
+  return { id: {} as any, key, hasOrigin: true, complete: false, claimed: new Map(), fetching: new Map(), lastProgress: 0, lastSeen: 0, interest: 'wants', inflight: 0, busyUntil: 0, failures: 0, metaAt: 0, metaPending: false, ...extra }
+}
+
+const rv = new Rendezvous('ab'.repeat(32))
+const times = { heartbeatMs: 3000, claimFreshMs: 13_000 }
+const PIECES = 256
+
+describe('OriginRule', () => {
+  it('with the same view on 50 nodes, every piece has exactly one owner', () => {
+    const keys = Array.from({ length: 50 }, (_, k) => `node-${k}`)
+    const owners = new Array(PIECES).fill(0)
+    for (const self of keys) {
+      const rule = new OriginRule(self, rv)
+      rule.setCandidates(keys.filter(k => k !== self).map(k => peer(k)))
+      for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) owners[i]++
+    }
+    expect(owners.every(c => c === 1)).toBe(true)
+  })
+
+  it('a node that sees one peer too few fetches few extra pieces, not the blob', () => {
+    const keys = Array.from({ length: 20 }, (_, k) => `node-${k}`)
+    const owners = new Array(PIECES).fill(0)
+    for (const [n, self] of keys.entries()) {
+      const rule = new OriginRule(self, rv)
+      // each node misses one other (the next one) in its view
+      const missing = keys[(n + 1) % keys.length]
+      rule.setCandidates(keys.filter(k => k !== self && k !== missing).map(k => peer(k)))
+      for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) owners[i]++
+    }
+    const total = owners.reduce((a, b) => a + b, 0)
+    expect(owners.every(c => c >= 1)).toBe(true)
+    expect(total / PIECES).toBeLessThan(1.1)
+  })
+
+  it('defers to a fresh claim from a higher-ranked peer outside its candidates, never to a lower one', () => {
+    const rule = new OriginRule('me', rv)
+    rule.setCandidates([peer('other')])
+    const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0)!
+    const above = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) > rv.score('me', i))!
+    const below = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) < rv.score('me', i))!
+    expect(rule.mayFetch(i, 10_000, times, PIECES, new Map([[above, 9_000]]))).toBe(false)
+    expect(rule.mayFetch(i, 10_000, times, PIECES, new Map([[above, 10_000 - times.claimFreshMs]]))).toBe(true)
+    expect(rule.mayFetch(i + 0, 10_000, times, PIECES, new Map([[below, 9_000]]))).toBe(true)
+  })
+
+  it('takes over at most a fair share per interval', () => {
+    const keys = ['a', 'b', 'c', 'me']
+    const rule = new OriginRule('me', rv)
+    rule.setCandidates(keys.filter(k => k !== 'me').map(k => peer(k)))
+    const notMine = [...Array(PIECES).keys()].filter(i => rule.position(i) > 0)
+    const t0 = 0
+    for (const i of notMine) rule.mayFetch(i, t0, times, 40) // start waiting
+    let taken = 0
+    for (const i of notMine) if (rule.mayFetch(i, t0 + 60_000, times, 40)) taken++
+    expect(taken).toBe(Math.ceil(40 / 4))
+  })
+
+  it('alone: a few pieces, then only after looking again, with a doubling budget', () => {
+    const rule = new OriginRule('me', rv)
+    rule.setCandidates([])
+    let got = 0
+    for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 0, times, PIECES)) got++
+    expect(got).toBe(ALONE_FIRST_PIECES)
+    expect(rule.lookAgain(0, false, false)).toBe(true) // first look: ask the peers
+    expect(rule.lookAgain(100, false, false)).toBe(false) // too soon
+    expect(rule.lookAgain(1000, true, false)).toBe(false) // answers still pending
+    expect(rule.lookAgain(1000, false, false)).toBe(true) // still alone: budget doubles
+    got = 0
+    for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) got++
+    expect(got).toBe(ALONE_FIRST_PIECES)
+    rule.setCandidates([peer('found')])
+    expect(rule.lookAgain(2000, false, false)).toBe(false)
+  })
+
+  it('alone with nobody to ask: no budget at all', () => {
+    const rule = new OriginRule('me', rv)
+    rule.setCandidates([])
+    expect(rule.lookAgain(0, false, true)).toBe(false)
+    let got = 0
+    for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 0, times, PIECES)) got++
+    expect(got).toBe(PIECES)
+  })
+})
