@@ -61,12 +61,46 @@ export async function generateAll () {
       await mkdir(dir)
       await generate(path.join(ROOT, f.proto), { output: dir, strict: true })
       const name = path.basename(f.proto, '.proto') + '.ts'
-      out.push({ ...f, content: await readFile(path.join(dir, name), 'utf8') })
+      out.push({ ...f, content: await markUnusedOpts(await readFile(path.join(dir, name), 'utf8')) })
     }
     return out
   } finally {
     await rm(work, { recursive: true, force: true })
   }
+}
+
+/**
+ * protons gives every decoder an `opts = {}` parameter, read only by messages
+ * with repeated fields; the others fail tsconfig's noUnusedParameters
+ * (ipfs/protons#130). Renames each `opts` parameter that its function never
+ * reads to `_opts`, the one spelling that check accepts; nothing else changes.
+ */
+async function markUnusedOpts (source) {
+  const { default: ts } = await import('typescript')
+  const file = ts.createSourceFile('pb.ts', source, ts.ScriptTarget.Latest, true)
+  const starts = []
+  const reads = (node) => {
+    let found = false
+    const visit = (n) => {
+      if (found) return
+      if (ts.isIdentifier(n) && n.text === 'opts') found = true
+      else ts.forEachChild(n, visit)
+    }
+    if (node != null) visit(node)
+    return found
+  }
+  const walk = (node) => {
+    if (ts.isFunctionLike(node)) {
+      for (const p of node.parameters) {
+        if (ts.isIdentifier(p.name) && p.name.text === 'opts' && !reads(node.body)) starts.push(p.name.getStart(file))
+      }
+    }
+    ts.forEachChild(node, walk)
+  }
+  walk(file)
+  let out = source
+  for (const at of starts.sort((a, b) => b - a)) out = `${out.slice(0, at)}_${out.slice(at)}`
+  return out
 }
 
 async function main () {

@@ -70,7 +70,7 @@ async function route (c: ApiComponents, req: IncomingMessage, res: ServerRespons
   if (path === '/api/v1/blobs' && method === 'GET') return sendJson(res, 200, { blobs: await c.node.list({ signal }) })
   if (path === '/api/v1/blobs' && method === 'POST') return await add(c, req, res, url, signal)
   if (path === '/api/v1/import' && method === 'POST') return await importUrl(c, req, res, signal)
-  if (path === '/api/v1/events' && method === 'GET') return events(c, req, res, url)
+  if (path === '/api/v1/events' && method === 'GET') return events(c, res, url)
 
   const m = BLOB.exec(path)
   if (m != null) {
@@ -190,7 +190,7 @@ async function importUrl (c: ApiComponents, req: IncomingMessage, res: ServerRes
 }
 
 /** Server-sent events: the progress of fetches of one digest started through this API. */
-function events (c: ApiComponents, req: IncomingMessage, res: ServerResponse, url: URL): void {
+function events (c: ApiComponents, res: ServerResponse, url: URL): void {
   const digest = parseDigest(url.searchParams.get('digest') ?? '').digest
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
   res.write(': subscribed\n\n')

@@ -350,7 +350,7 @@ export namespace PieceDigest {
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
-      }, (reader, length, opts = {}) => {
+      }, (reader, length, _opts = {}) => {
         const obj: any = {
           index: 0,
           digest: uint8ArrayAlloc(0)
@@ -378,7 +378,7 @@ export namespace PieceDigest {
         }
 
         return obj
-      }, function * (reader, length, prefix, opts = {}) {
+      }, function * (reader, length, prefix, _opts = {}) {
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {

@@ -43,7 +43,7 @@ export namespace MetaRequest {
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
-      }, (reader, length, opts = {}) => {
+      }, (reader, length, _opts = {}) => {
         const obj: any = {
           digest: uint8ArrayAlloc(0),
           wants: false,
@@ -81,7 +81,7 @@ export namespace MetaRequest {
         }
 
         return obj
-      }, function * (reader, length, prefix, opts = {}) {
+      }, function * (reader, length, prefix, _opts = {}) {
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {

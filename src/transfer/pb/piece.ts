@@ -31,7 +31,7 @@ export namespace PieceRequest {
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
-      }, (reader, length, opts = {}) => {
+      }, (reader, length, _opts = {}) => {
         const obj: any = {
           digest: uint8ArrayAlloc(0),
           index: 0
@@ -59,7 +59,7 @@ export namespace PieceRequest {
         }
 
         return obj
-      }, function * (reader, length, prefix, opts = {}) {
+      }, function * (reader, length, prefix, _opts = {}) {
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -165,7 +165,7 @@ export namespace PieceResponse {
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
-      }, (reader, length, opts = {}) => {
+      }, (reader, length, _opts = {}) => {
         const obj: any = {
           index: 0,
           status: Status.UNSPECIFIED
@@ -193,7 +193,7 @@ export namespace PieceResponse {
         }
 
         return obj
-      }, function * (reader, length, prefix, opts = {}) {
+      }, function * (reader, length, prefix, _opts = {}) {
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
