@@ -71,6 +71,9 @@ export const ALONE_LOOK_AGAIN_MS = 250
 export const TAKEOVER_BASE_HEARTBEATS = 2
 export const TAKEOVER_SPACING_HEARTBEATS = 1
 export const TAKEOVER_JITTER = 0.5
+/** Before a takeover, ask this many peers ranked above us directly, and wait up to this many heartbeats for their answers. */
+export const TAKEOVER_ASK_PEERS = 3
+export const TAKEOVER_CONFIRM_HEARTBEATS = 0.5
 /** A claim heard within this many heartbeats (plus the stall time) still holds. */
 export const CLAIM_FRESH_HEARTBEATS = 3
 /** Takeovers are counted per this many heartbeats; at most a fair share of the missing pieces per interval. */

@@ -1,15 +1,18 @@
+import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
-import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, pieceRange, sha256, type BlobDigest } from '../content/index.js'
+import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, sha256, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
-import type { BlobGossip, BlobTopic } from '../swarm/index.js'
+import type { BlobGossip } from '../swarm/index.js'
 import type { BlobInterest } from '../transfer/types.js'
 import { Attempts, WHOLE } from './attempts.js'
 import { systemClock, type Clock } from './clock.js'
 import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
-import { readOriginRange, readOriginWhole } from './origin-piece.js'
+import { Announcer } from './announce.js'
+import { readOriginWhole } from './origin-piece.js'
+import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
 import { choosePeer } from './policy.js'
 import { readVerified } from './reader.js'
 import { Rendezvous } from './rendezvous.js'
@@ -74,8 +77,9 @@ export class Download {
   #provided = false
   #discoveryDone = false
   readonly #startedAt: number
-  #topic?: BlobTopic
-  #cancelBatch?: () => void
+  #announcer?: Announcer
+  #subscribers?: () => PeerId[]
+  #leave?: () => void
   #wakeQueued = false
   #refs = 0
   /** Smoothed piece times (EWMA) and our own event-loop lag: they set stall, endgame and patience. */
@@ -83,7 +87,6 @@ export class Download {
   #peerPieceMs = K.INITIAL_PEER_PIECE_MS
   #lagMs = 0
   #lastTick: number
-  #lastPublish = 0
   #failure?: Error
 
   constructor (digest: string, components: DownloadComponents, init: DownloadInit = {}) {
@@ -106,6 +109,8 @@ export class Download {
     this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wake() })
     this.#originRule = new OriginRule(components.selfId, this.#rv)
     this.#crossRule = new OriginRule(components.selfId, this.#rv)
+    // every request in flight and every meta question listens on the download's signal
+    setMaxListeners(Infinity, this.#abort.signal)
     this.#attempts = new Attempts(this.#abort.signal)
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
@@ -179,15 +184,17 @@ export class Download {
       return
     }
     const topic = this.#c.swarm.join(this.id.hex, (from, msg) => { this.#onGossip(from, msg) })
-    this.#topic = topic
+    const announcer = this.#announcer = new Announcer(topic, this.#clock, final => this.#gossipState(final))
+    this.#subscribers = () => topic.subscribers()
+    this.#leave = () => { topic.leave() }
     void this.#discover()
     this.#stops.push(this.#clock.every(this.#o.heartbeatMs, () => {
       // full state for peers that missed a message; skipped when a change went out recently
-      if (this.#clock.now() - this.#lastPublish >= this.#o.heartbeatMs * 0.75) void this.#publish()
+      if (this.#clock.now() - announcer.lastPublish >= this.#o.heartbeatMs * 0.75) void announcer.publish()
     }))
     this.#stops.push(this.#clock.every(K.SCHEDULE_TICK_MS, () => { this.#tick() }))
-    void this.#publish()
-    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void this.#publish() }))
+    void announcer.publish()
+    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void announcer.publish() }))
     if (info != null) await this.#setSize(info.size, info.pieceSize)
     else await this.#determineSize()
   }
@@ -235,7 +242,7 @@ export class Download {
     this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: have.count, afterMs: this.#clock.now() - this.#startedAt }, 'download: size known')
     this.#ready.resolve()
     this.#emit({ type: 'starling:fetch:start', detail: { digest: this.digest, size, pieceSize, pieceCount: n, piecesHeld: have.count } })
-    if (have.count > 0) { this.#provideOnce(); this.#markDirty() }
+    if (have.count > 0) { this.#provideOnce(); this.#announcer?.markDirty() }
     if (have.full) await this.#finish()
     else this.#wake()
   }
@@ -280,7 +287,7 @@ export class Download {
     // Timers that fire late say this machine is loaded: stretch patience, never shorten it.
     this.#lagMs = this.#lagMs * (1 - K.EWMA_WEIGHT) + Math.max(0, now - this.#lastTick - K.SCHEDULE_TICK_MS) * K.EWMA_WEIGHT
     this.#lastTick = now
-    if (this.#topic != null) this.#view.noteSubscribers(this.#topic.subscribers(), now)
+    if (this.#subscribers != null) this.#view.noteSubscribers(this.#subscribers(), now)
     this.#view.refreshBans()
     this.#schedule()
     this.#checkStuck()
@@ -321,6 +328,12 @@ export class Download {
       }
     })
     for (const a of actions) this.#act(a)
+    for (const rule of [this.#originRule, this.#crossRule]) {
+      for (const key of rule.takeAsks()) {
+        const p = this.#view.get(key)
+        if (p != null) { p.metaAt = 0; this.#view.wantProbe(p) }
+      }
+    }
   }
 
   #act (a: Action): void {
@@ -395,98 +408,92 @@ export class Download {
 
   // ---- fetch paths ----------------------------------------------------------
 
-  #fetchFromPeer (i: number, peer: RemotePeer): void {
-    const ctrl = this.#attempts.start(i, peer.key, this.#clock.now())
-    peer.inflight++
-    let counted = true
+  /**
+   * The bookkeeping every request shares: an attempt for piece i (aborted
+   * when the piece arrives elsewhere), its timing, and a scheduling pass
+   * when it ends. `got` runs with the bytes and their time; `failed` with an
+   * error that was not our own abort.
+   */
+  #request (i: number, src: PieceSource, got: (bytes: Uint8Array, ms: number) => Promise<void>, failed: (err: Error) => void, ended: () => void): void {
+    const ctrl = this.#attempts.start(i, src.key, this.#clock.now())
     void (async () => {
       try {
         const t0 = this.#clock.now()
-        peer.session ??= this.#c.transfer.session(peer.id, this.digest, this.pieceSize)
-        const bytes = await peer.session.get(i, { signal: ctrl.signal })
-        this.#peerPieceMs = this.#peerPieceMs * (1 - K.EWMA_WEIGHT) + (this.#clock.now() - t0) * K.EWMA_WEIGHT
-        // The peer is done with this request: let the next one go out while
-        // we verify and store this piece (gating requests on slow writes
-        // halved throughput in bench/p2p).
-        peer.inflight--
-        counted = false
-        this.#wake()
-        const want = this.#digests[i] ?? peer.claimed.get(i)
-        const same = (peer.location ?? '') === this.#c.location
-        try {
-          // The store hashes the piece against `want` before it keeps it: that is the verification.
-          if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
-          await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key)
-        } catch (err: any) {
-          if (err?.name !== 'DigestMismatchError' || this.#have.get(i)) throw err
-          this.#c.events.pieceRejected(peer.key)
-          this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
-          this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
-          this.#view.forgetPiece(peer, i)
-          return
-        }
-        peer.failures = 0
-      } catch (err: any) {
-        if (this.signal.aborted || ctrl.signal.aborted) return
-        if (err?.busy === true || err?.name === 'BusyError') {
-          peer.busyUntil = this.#clock.now() + K.BUSY_BACKOFF_MS
-        } else {
-          peer.failures++
-          peer.busyUntil = this.#clock.now() + Math.min(K.MAX_FAILURE_BACKOFF_MS, K.FAILURE_BACKOFF_BASE_MS * 2 ** peer.failures)
-          if (err?.name === 'NotFoundError' || peer.failures >= K.FAILURES_TO_FORGET_PIECE) this.#view.forgetPiece(peer, i)
-          this.#c.logger?.debug({ err, peer: peer.key, piece: i }, 'piece request failed')
-        }
+        const bytes = await src.get(i, ctrl.signal)
+        await got(bytes, this.#clock.now() - t0)
+      } catch (err) {
+        if (!this.signal.aborted && !ctrl.signal.aborted) failed(err as Error)
       } finally {
-        if (counted) peer.inflight--
+        ended()
         this.#attempts.end(i, ctrl)
         this.#wake()
       }
     })()
+  }
+
+  #fetchFromPeer (i: number, peer: RemotePeer): void {
+    peer.inflight++
+    let counted = true
+    const release = (): void => { if (counted) { counted = false; peer.inflight-- } }
+    const src = peerSource(peer, () => this.#c.transfer.session(peer.id, this.digest, this.pieceSize))
+    this.#request(i, src, async (bytes, ms) => {
+      this.#peerPieceMs = ewma(this.#peerPieceMs, ms)
+      // The peer is done with this request: let the next one go out while we
+      // verify and store this piece (gating requests on slow writes halved
+      // throughput in bench/p2p).
+      release()
+      this.#wake()
+      const want = this.#digests[i] ?? peer.claimed.get(i)
+      const same = (peer.location ?? '') === this.#c.location
+      try {
+        // The store hashes the piece against `want` before it keeps it: that is the verification.
+        if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
+        await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key)
+        this.#view.peerServed(peer)
+      } catch (err: any) {
+        if (err?.name !== 'DigestMismatchError' || this.#have.get(i)) throw err
+        this.#c.events.pieceRejected(peer.key)
+        this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
+        this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
+        this.#view.forgetPiece(peer, i)
+      }
+    }, (err) => {
+      this.#view.peerFailed(peer, i, err, this.#clock.now())
+      this.#c.logger?.debug({ err, peer: peer.key, piece: i }, 'piece request failed')
+    }, release)
   }
 
   #fetchFromOrigin (origin: Origin, i: number): void {
-    const ctrl = this.#attempts.start(i, 'origin', this.#clock.now())
     this.#originInflight++
-    this.#markDirty()
-    void (async () => {
-      try {
-        const { start, end } = pieceRange(this.size, this.pieceSize, i)
-        this.#c.events.originRequest()
-        const t0 = this.#clock.now()
-        const bytes = await readOriginRange(origin, start, end, ctrl.signal)
-        const ms = this.#clock.now() - t0
-        this.#originPieceMs = this.#originPieceMs === 0 ? ms : this.#originPieceMs * (1 - K.EWMA_WEIGHT) + ms * K.EWMA_WEIGHT
-        await this.#acceptFromOrigin(i, bytes)
-      } catch (err) {
-        if (!this.signal.aborted && !ctrl.signal.aborted) this.#originError(origin, err as Error)
-      } finally {
-        this.#originInflight--
-        this.#originRule.settled(i)
-        this.#attempts.end(i, ctrl)
-        this.#markDirty()
-        this.#wake()
-      }
-    })()
+    this.#announcer?.markDirty()
+    this.#c.events.originRequest()
+    this.#request(i, rangedOriginSource(origin, this.size, this.pieceSize), async (bytes, ms) => {
+      this.#originPieceMs = this.#originPieceMs === 0 ? ms : ewma(this.#originPieceMs, ms)
+      await this.#acceptFromOrigin(i, bytes)
+    }, (err) => { this.#originError(origin, err) }, () => {
+      this.#originInflight--
+      this.#originRule.settled(i)
+      this.#announcer?.markDirty()
+    })
   }
 
+  /** The third path: origins without Range stream the whole blob, and every piece is taken as it completes. */
   #fetchWhole (origin: Origin): void {
-    const ctrl = this.#attempts.start(WHOLE, 'origin', this.#clock.now())
-    void (async () => {
-      try {
-        this.#c.events.originRequest()
-        await readOriginWhole(origin, this.size, this.pieceSize, ctrl.signal, async (i, bytes) => {
+    this.#c.events.originRequest()
+    const whole: PieceSource = {
+      key: 'origin',
+      get: async (_i, signal) => {
+        await readOriginWhole(origin, this.size, this.pieceSize, signal, async (i, bytes) => {
           if (!this.#have.get(i)) await this.#acceptFromOrigin(i, bytes)
         })
-      } catch (err) {
-        if (this.signal.aborted || ctrl.signal.aborted) return
-        // A stream cut part way is started again (held pieces are skipped), a bounded number of times.
-        const retryable = err instanceof OriginError && err.retryable && ++this.#wholeRestarts <= K.MAX_WHOLE_RESTARTS
-        this.#originError(origin, retryable ? err : new OriginError(`origin ${origin.name} failed: ${(err as Error).message}`))
-      } finally {
-        this.#attempts.end(WHOLE, ctrl)
-        this.#wake()
+        return new Uint8Array(0)
       }
-    })()
+    }
+    this.#request(WHOLE, whole, async () => {}, (err) => {
+      // A stream cut part way is started again (held pieces are skipped), a bounded number of times.
+      const retryable = err instanceof OriginError && err.retryable && ++this.#wholeRestarts <= K.MAX_WHOLE_RESTARTS
+      this.#originError(origin, retryable ? err : new OriginError(`origin ${origin.name} failed: ${err.message}`))
+    }, () => {})
   }
 
   async #acceptFromOrigin (i: number, bytes: Uint8Array): Promise<void> {
@@ -501,7 +508,7 @@ export class Download {
     this.#c.logger?.warn({ err, digest: this.digest, origin: origin.name }, 'origin request failed')
     if (err instanceof OriginError && err.retryable) return
     if (this.#origin === origin) this.#nextOrigin(err)
-    this.#markDirty()
+    this.#announcer?.markDirty()
     this.#checkStuck()
   }
 
@@ -539,7 +546,7 @@ export class Download {
     this.#c.events.pieceVerified()
     this.#emit({ type: 'starling:fetch:piece', detail: { digest: this.digest, index: i, bytes: bytes.byteLength, source, peer } })
     this.#announce.push({ index: i, digest: d })
-    this.#markDirty()
+    this.#announcer?.markDirty()
     this.#provideOnce()
     this.#readers.arrived(i)
     if (this.#have.full) await this.#finish()
@@ -584,27 +591,18 @@ export class Download {
 
   // ---- gossip ------------------------------------------------------------------
 
-  #markDirty (): void {
-    if (this.#cancelBatch != null || this.settled) return
-    // Batch changes: every gossip message costs each receiver a signature check.
-    this.#cancelBatch = this.#clock.after(K.GOSSIP_BATCH_MS, () => { this.#cancelBatch = undefined; void this.#publish() })
-  }
-
-  async #publish (final = false): Promise<void> {
-    if (this.#topic == null) return
-    this.#lastPublish = this.#clock.now()
-    const pieces = this.#announce.splice(0, this.#announce.length)
-    await this.#topic.publish({
+  #gossipState (final: boolean): BlobGossip {
+    return {
       location: this.#c.location,
       size: BigInt(Math.max(0, this.size)),
       pieceSize: this.pieceSize,
       have: new Uint8Array(this.#have.bytes),
       complete: this.phase === 'done',
       hasOrigin: this.#origin != null && !final,
-      pieces: pieces.map(p => ({ index: p.index, digest: new Uint8Array(p.digest) })),
+      pieces: this.#announce.splice(0, this.#announce.length).map(p => ({ index: p.index, digest: new Uint8Array(p.digest) })),
       fetching: final ? [] : this.#originClaims(),
       leaving: final && !this.#have.full
-    })
+    }
   }
 
   /**
@@ -669,15 +667,14 @@ export class Download {
 
   #cleanup (): void {
     for (const stop of this.#stops) stop()
-    this.#cancelBatch?.()
     this.#attempts.abortAll('download over')
     for (const p of this.#view.all()) { p.session?.close(); p.session = undefined }
     this.#readers.releaseAll()
-    const topic = this.#topic
-    if (topic == null) return
+    const leave = this.#leave
+    if (this.#announcer == null || leave == null) return
     // Tell the topic our final state, then linger as a seeder of the first wave (the DHT record stays).
-    void this.#publish(true).finally(() => {
-      this.#clock.after(this.#have.full ? this.#o.lingerMs : 0, () => { topic.leave() })
+    void this.#announcer.close().finally(() => {
+      this.#clock.after(this.#have.full ? this.#o.lingerMs : 0, leave)
     })
   }
 
@@ -686,4 +683,8 @@ export class Download {
       try { fn(evt) } catch {}
     }
   }
+}
+
+function ewma (avg: number, sample: number): number {
+  return avg * (1 - K.EWMA_WEIGHT) + sample * K.EWMA_WEIGHT
 }

@@ -1,4 +1,4 @@
-import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
+import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, TAKEOVER_ASK_PEERS, TAKEOVER_CONFIRM_HEARTBEATS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
 import { fairShare, mayFetchForLocation, type TakeoverTimes } from './policy.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
@@ -25,6 +25,9 @@ export class OriginRule {
   #aloneBudget = ALONE_FIRST_PIECES
   #aloneTaken = 0
   #lastLook = -Infinity
+  /** Takeovers waiting on a direct question to the peers ranked above: piece → when asked. */
+  readonly #asked = new Map<number, number>()
+  #toAsk: string[] = []
 
   constructor (self: string, rv: Rendezvous) {
     this.#self = self
@@ -85,14 +88,42 @@ export class OriginRule {
       if (this.#takenInWindow >= fairShare(missing, this.#cands.length)) return false
     }
     if (!mayFetchForLocation(this.#self, i, this.#cands, this.#rv, now, t, since, pos)) return false
-    if (pos > 0) this.#takenInWindow++
+    if (pos > 0) {
+      // Our view says the owner failed; before acting on it, ask the peers
+      // ranked above us directly (one meta exchange each) and decide again
+      // once they answered or TAKEOVER_CONFIRM heartbeats passed: a stale
+      // view must not cost a second copy from the origin.
+      const asked = this.#asked.get(i)
+      if (asked == null) {
+        this.#asked.set(i, now)
+        this.#toAsk.push(...this.#above(i).slice(0, TAKEOVER_ASK_PEERS))
+        return false
+      }
+      if (now - asked < t.heartbeatMs * TAKEOVER_CONFIRM_HEARTBEATS) return false
+      this.#asked.delete(i)
+      this.#takenInWindow++
+    }
     this.#waitingSince.delete(i)
     return true
+  }
+
+  /** Peers to ask before a takeover (the download sends the questions). */
+  takeAsks (): string[] {
+    const out = this.#toAsk
+    this.#toAsk = []
+    return out
+  }
+
+  /** Candidates ranked above us for piece i, best first. */
+  #above (i: number): string[] {
+    const ranked = this.#rv.rank([this.#self, ...this.#cands.map(p => p.key)], i)
+    return ranked.slice(0, ranked.indexOf(this.#self))
   }
 
   /** A piece arrived or is no longer ours to wait for. */
   settled (i: number): void {
     this.#waitingSince.delete(i)
+    this.#asked.delete(i)
   }
 
   /**

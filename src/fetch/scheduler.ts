@@ -80,7 +80,8 @@ export function plan (s: PlanState): Action[] {
 function planOrigin (s: PlanState, order: number[], actions: Action[]): void {
   if (!s.origin.usable) return
   if (!s.origin.ranged) {
-    if (!s.origin.wholeRunning && s.have.count === 0 && !s.attempts.has(-1) && s.origin.mayFetchWhole()) actions.push({ type: 'whole' })
+    // (re)start the whole-blob stream: first time, or after a cut (held pieces are skipped)
+    if (!s.origin.wholeRunning && !s.attempts.has(-1) && s.have.count < s.n && s.origin.mayFetchWhole()) actions.push({ type: 'whole' })
     return
   }
   let inflight = s.originInflight

@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
-import { INTEREST_TTL_MS, META_INTERVAL_MS } from './constants.js'
+import { BUSY_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, INTEREST_TTL_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 
 /** A size and piece size some peer told us. */
@@ -204,6 +204,22 @@ export class SwarmView {
     for (const i of p.have.indexes()) if (i < this.#n) this.#avail[i] += sign
     if (sign > 0) this.#counted.add(p.key)
     else this.#counted.delete(p.key)
+  }
+
+  /** A peer served a piece: its failure streak ends. */
+  peerServed (p: RemotePeer): void {
+    p.failures = 0
+  }
+
+  /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
+  peerFailed (p: RemotePeer, i: number, err: any, now: number): void {
+    if (err?.busy === true || err?.name === 'BusyError') {
+      p.busyUntil = now + BUSY_BACKOFF_MS
+      return
+    }
+    p.failures++
+    p.busyUntil = now + Math.min(MAX_FAILURE_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS * 2 ** p.failures)
+    if (err?.name === 'NotFoundError' || p.failures >= FAILURES_TO_FORGET_PIECE) this.forgetPiece(p, i)
   }
 
   /** A peer lost a piece (it said NOT_FOUND, or failed too often). */

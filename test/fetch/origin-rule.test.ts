@@ -57,8 +57,12 @@ describe('OriginRule', () => {
     const notMine = [...Array(PIECES).keys()].filter(i => rule.position(i) > 0)
     const t0 = 0
     for (const i of notMine) rule.mayFetch(i, t0, times, 40) // start waiting
+    // the first time the delay has passed, it asks the peers above instead of acting
+    for (const i of notMine) expect(rule.mayFetch(i, t0 + 60_000, times, 40)).toBe(false)
+    expect(rule.takeAsks().length).toBeGreaterThanOrEqual(notMine.length)
+    expect(rule.takeAsks()).toEqual([])
     let taken = 0
-    for (const i of notMine) if (rule.mayFetch(i, t0 + 60_000, times, 40)) taken++
+    for (const i of notMine) if (rule.mayFetch(i, t0 + 60_000 + times.heartbeatMs, times, 40)) taken++
     expect(taken).toBe(Math.ceil(40 / 4))
   })
 
