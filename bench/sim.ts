@@ -5,6 +5,7 @@
  *   npm run build && node dist/bench/sim.js --nodes 1000 --size-mib 1024 --locations 3
  * Options: --seed 1 --up-mbit 50,200 --down-mbit 500,1000 --origin-mbit 1000
  *   --slow 0.02 --dying 0.01 --gossip-delay-ms 20,200 --gossip-loss 0.05 --peers 30
+ *   --freeze 10,0.33,5000 (nodes, at this share of the work, for ms)
  *   --wall-s 600 (give up after this much wall time) --trace-every-s 10 (virtual)
  * Prints origin ÷ blob, bytes crossing into each location ÷ blob, time ÷ T_min,
  * where T_min = max(S/u_origin, S/d_min, N·S/(u_origin + Σu_i)) over the
@@ -16,6 +17,12 @@ import '../src/polyfill.js'
 import { Mbit, runSwarm } from '../test/sim/harness.js'
 
 const MiB = 1024 * 1024
+
+// A thousand engines print one MaxListenersExceededWarning per download
+// signal (many attempts listen on it): count them instead of drowning the figures.
+let listenerWarnings = 0
+process.removeAllListeners('warning')
+process.on('warning', (w) => { if (w.name === 'MaxListenersExceededWarning') listenerWarnings++; else console.warn(w) })
 
 function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -37,8 +44,11 @@ const seed = arg('seed', 1)
 const up = range('up-mbit', [50, 200]).map(x => x * Mbit) as [number, number]
 const down = range('down-mbit', [500, 1000]).map(x => x * Mbit) as [number, number]
 const originBps = arg('origin-mbit', 1000) * Mbit
+const freezeAt = process.argv.indexOf('--freeze')
+const freeze = freezeAt < 0 ? [] : [process.argv[freezeAt + 1].split(',').map(Number)].map(([nodes, atFraction, forMs]) => ({ nodes, atFraction, forMs }))
 
-console.log(`sim: ${N} nodes, blob ${size / MiB} MiB, ${locations} locations, seed ${seed}, uploads ${up.map(x => x / Mbit).join('-')} Mbit/s, downloads ${down.map(x => x / Mbit).join('-')} Mbit/s, origin ${originBps / Mbit} Mbit/s`)
+console.log(`sim: ${N} nodes, blob ${size / MiB} MiB, ${locations} locations, seed ${seed}, uploads ${up.map(x => x / Mbit).join('-')} Mbit/s, downloads ${down.map(x => x / Mbit).join('-')} Mbit/s, origin ${originBps / Mbit} Mbit/s` +
+  (freeze.length > 0 ? `, freeze ${freeze[0].nodes} nodes at ${freeze[0].atFraction} for ${freeze[0].forMs} ms` : ''))
 const r = await runSwarm({
   seed,
   nodes: N,
@@ -52,6 +62,7 @@ const r = await runSwarm({
   slowFraction: arg('slow', 0.02),
   dyingFraction: arg('dying', 0.01),
   connectedPeers: arg('peers', 30),
+  freeze,
   wallMs: arg('wall-s', Infinity) * 1000,
   trace: line => { console.log(line) },
   traceEveryMs: arg('trace-every-s', 10) * 1000
@@ -66,4 +77,5 @@ console.log(`all verified: ${r.allVerified ? 'yes' : `NO (${r.verified}/${r.expe
 console.log(`origin bytes / blob: ${r.originRatio.toFixed(3)}`)
 console.log(`bytes crossing into each location / blob: ${Object.entries(r.crossInto).map(([l, x]) => `${l} ${x.toFixed(2)}`).join(', ')}`)
 console.log(`time until all finished: ${(r.virtualMs / 1000).toFixed(1)} s virtual; T_min ${(tMin / 1000).toFixed(1)} s; time / T_min: ${(r.virtualMs / tMin).toFixed(2)}`)
-console.log(`wall time: ${(r.wallMs / 1000).toFixed(1)} s (${r.timersFired} timers, ${r.gossipDelivered} gossip deliveries, ${r.duplicateWrites} duplicate pieces); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`)
+console.log(`wall time: ${(r.wallMs / 1000).toFixed(1)} s (${r.timersFired} timers, ${r.gossipDelivered} gossip deliveries, ${r.duplicateWrites} duplicate pieces); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB` +
+  (listenerWarnings > 0 ? `; ${listenerWarnings} MaxListenersExceededWarning (engine)` : ''))
