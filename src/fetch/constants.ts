@@ -31,6 +31,8 @@ export const SCHEDULE_TICK_MS = 200
 export const GOSSIP_BATCH_MS = 500
 /** Hellos repeated while the first wave forms: the first one usually leaves before the gossip mesh exists. */
 export const HELLO_REPEAT_MS = [300, 900] as const
+/** Views have converged once the candidate set has not changed for this long. */
+export const GATHER_STABLE_MS = 500
 /** Longest wait for discovery before a node that found nobody goes to the origin. */
 export const MAX_GATHER_MS = 3000
 /** DHT provide: best effort, bounded. */

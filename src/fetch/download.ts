@@ -76,6 +76,7 @@ export class Download {
   #originOnly = false
   #provided = false
   #discoveryDone = false
+  #gatherDone = false
   readonly #startedAt: number
   #announcer?: Announcer
   #subscribers?: () => PeerId[]
@@ -298,8 +299,8 @@ export class Download {
     const now = this.#clock.now()
     for (const p of this.#view.takeProbes(now)) this.#probe(p)
     if (this.phase !== 'fetching' || this.#n === 0) return
-    this.#originRule.setCandidates(this.#view.candidates(this.#c.location, now, true))
-    this.#crossRule.setCandidates(this.#view.candidates(this.#c.location, now, false))
+    this.#originRule.setCandidates(this.#view.candidates(this.#c.location, now, true), now)
+    this.#crossRule.setCandidates(this.#view.candidates(this.#c.location, now, false), now)
     if (this.#originRule.lookAgain(now, this.#view.metaInflight > 0, this.#view.size === 0 && this.#c.swarm.connectedPeers().length === 0)) this.#probeConnected()
     const gathered = this.#gathered(now)
     const times = this.#takeoverTimes()
@@ -362,18 +363,28 @@ export class Download {
 
   /**
    * Before the first origin request, learn who else wants the blob and who
-   * holds it: at least `gatherMs`, then until discovery ended and every meta
-   * question was answered, or a holder appeared — at most MAX_GATHER_MS.
+   * holds it: at least `gatherMs`; then until the candidates stopped
+   * changing for GATHER_STABLE_MS and discovery ended with every meta
+   * question answered — or a holder appeared. At most MAX_GATHER_MS, both
+   * stretched by our own slowness: a loaded machine hears the others late.
    */
   #gathered (now: number): boolean {
+    if (this.#gatherDone) return true
     const waited = now - this.#startedAt
+    const slowness = this.#slowness()
     if (waited < this.#o.gatherMs) return false
-    if (waited >= K.MAX_GATHER_MS || this.#view.anyUsefulHolder(this.#have)) return true
-    return this.#discoveryDone && this.#view.metaInflight === 0
+    const stable = now - this.#originRule.changedAt >= K.GATHER_STABLE_MS * slowness
+    this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || this.#view.anyUsefulHolder(this.#have) ||
+      (stable && this.#discoveryDone && this.#view.metaInflight === 0)
+    return this.#gatherDone
+  }
+
+  #slowness (): number {
+    return Math.min(K.MAX_SLOWNESS_FACTOR, 1 + this.#lagMs / K.SCHEDULE_TICK_MS)
   }
 
   #takeoverTimes (): { heartbeatMs: number, claimFreshMs: number } {
-    const slowness = Math.min(K.MAX_SLOWNESS_FACTOR, 1 + this.#lagMs / K.SCHEDULE_TICK_MS)
+    const slowness = this.#slowness()
     const stall = Math.max(this.#o.stallMs, K.STALL_OWN_PIECE_FACTOR * this.#originPieceMs)
     return { heartbeatMs: this.#o.heartbeatMs * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * this.#o.heartbeatMs) * slowness }
   }

@@ -18,6 +18,7 @@ export class OriginRule {
   readonly #rv: Rendezvous
   #cands: RemotePeer[] = []
   #version = ''
+  #changedAt = 0
   readonly #positions = new Map<number, number>()
   readonly #waitingSince = new Map<number, number>()
   #windowStart = 0
@@ -36,13 +37,16 @@ export class OriginRule {
 
   get candidates (): RemotePeer[] { return this.#cands }
   get alone (): boolean { return this.#cands.length === 0 }
+  /** When the candidate set last changed (views converge when it stops changing). */
+  get changedAt (): number { return this.#changedAt }
 
   /** The candidates for this pass; ranks are recomputed only when the set changed. */
-  setCandidates (cands: RemotePeer[]): void {
+  setCandidates (cands: RemotePeer[], now: number): void {
     this.#cands = cands
     const version = cands.map(p => p.key).sort().join(',')
     if (version !== this.#version) {
       this.#version = version
+      this.#changedAt = now
       this.#positions.clear()
     }
   }

@@ -18,7 +18,7 @@ describe('OriginRule', () => {
     const owners = new Array(PIECES).fill(0)
     for (const self of keys) {
       const rule = new OriginRule(self, rv)
-      rule.setCandidates(keys.filter(k => k !== self).map(k => peer(k)))
+      rule.setCandidates(keys.filter(k => k !== self).map(k => peer(k)), 0)
       for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) owners[i]++
     }
     expect(owners.every(c => c === 1)).toBe(true)
@@ -31,7 +31,7 @@ describe('OriginRule', () => {
       const rule = new OriginRule(self, rv)
       // each node misses one other (the next one) in its view
       const missing = keys[(n + 1) % keys.length]
-      rule.setCandidates(keys.filter(k => k !== self && k !== missing).map(k => peer(k)))
+      rule.setCandidates(keys.filter(k => k !== self && k !== missing).map(k => peer(k)), 0)
       for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) owners[i]++
     }
     const total = owners.reduce((a, b) => a + b, 0)
@@ -41,7 +41,7 @@ describe('OriginRule', () => {
 
   it('defers to a fresh claim from a higher-ranked peer outside its candidates, never to a lower one', () => {
     const rule = new OriginRule('me', rv)
-    rule.setCandidates([peer('other')])
+    rule.setCandidates([peer('other')], 0)
     const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0)!
     const above = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) > rv.score('me', i))!
     const below = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) < rv.score('me', i))!
@@ -53,7 +53,7 @@ describe('OriginRule', () => {
   it('takes over at most a fair share per interval', () => {
     const keys = ['a', 'b', 'c', 'me']
     const rule = new OriginRule('me', rv)
-    rule.setCandidates(keys.filter(k => k !== 'me').map(k => peer(k)))
+    rule.setCandidates(keys.filter(k => k !== 'me').map(k => peer(k)), 0)
     const notMine = [...Array(PIECES).keys()].filter(i => rule.position(i) > 0)
     const t0 = 0
     for (const i of notMine) rule.mayFetch(i, t0, times, 40) // start waiting
@@ -68,7 +68,7 @@ describe('OriginRule', () => {
 
   it('alone: a few pieces, then only after looking again, with a doubling budget', () => {
     const rule = new OriginRule('me', rv)
-    rule.setCandidates([])
+    rule.setCandidates([], 0)
     let got = 0
     for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 0, times, PIECES)) got++
     expect(got).toBe(ALONE_FIRST_PIECES)
@@ -79,13 +79,13 @@ describe('OriginRule', () => {
     got = 0
     for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) got++
     expect(got).toBe(ALONE_FIRST_PIECES)
-    rule.setCandidates([peer('found')])
+    rule.setCandidates([peer('found')], 0)
     expect(rule.lookAgain(2000, false, false)).toBe(false)
   })
 
   it('alone with nobody to ask: no budget at all', () => {
     const rule = new OriginRule('me', rv)
-    rule.setCandidates([])
+    rule.setCandidates([], 0)
     expect(rule.lookAgain(0, false, true)).toBe(false)
     let got = 0
     for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 0, times, PIECES)) got++
