@@ -1,5 +1,5 @@
 import { multiaddr } from '@multiformats/multiaddr'
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, PeerInfo } from '@libp2p/interface'
 import { digestToCid } from '../content/index.js'
 import { NotStartedError } from '../errors.js'
 import type { Logger, Startable } from '../types.js'
@@ -12,6 +12,13 @@ export { createSwarmLibp2p, DHT_PROTOCOL, DEFAULT_ALLOW, type SwarmLibp2p, type 
 export { createPeerBook, STRIKE_HISTORY, type PeerBook, type PeerRecord, type Strike } from './peer-book.js'
 export { loadOrCreateIdentity } from './identity.js'
 export { BlobGossip, topicFor, type BlobTopic, type GossipHandler } from './gossip.js'
+
+/** How many peers a node dials after its self-lookup, at most. */
+const MEET_MAX_DIALS = 32
+/** Self-lookups tried after the bootstrap dial until one finds peers (delays 500 ms, 1 s, 2 s). */
+const MEET_ATTEMPTS = 3
+const MEET_FIRST_DELAY_MS = 500
+const MEET_TIMEOUT_MS = 20_000
 
 export interface SwarmComponents {
   libp2p: SwarmLibp2p
@@ -66,6 +73,49 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
     return ok
   }
 
+  /**
+   * Meets the swarm beyond the bootstrap peers: a DHT lookup of our own id
+   * (the closest peers to us), dialling each peer it names. kad-dht runs
+   * its first self-query 500 ms after start — usually before the bootstrap
+   * connection exists — and then only every 5 minutes, so without this a
+   * node stayed connected to its bootstrap peer alone: every byte and every
+   * gossip message of a 16-node swarm went through one node, and pieces of
+   * peers heard of only through gossip could not be dialled.
+   */
+  async function meetPeers (signal: AbortSignal): Promise<number> {
+    const self = libp2p.peerId.toString()
+    const seen = new Map<string, PeerInfo>()
+    try {
+      for await (const ev of libp2p.services.dht.getClosestPeers(libp2p.peerId.toMultihash().bytes, { signal })) {
+        const peers = ev.name === 'FINAL_PEER' ? [ev.peer] : ev.name === 'PEER_RESPONSE' ? ev.closer : []
+        for (const p of peers) if (p.id.toString() !== self && !peerBook.isBanned(p.id.toString())) seen.set(p.id.toString(), p)
+      }
+    } catch (err) {
+      if (!signal.aborted) log?.debug({ err }, 'meeting peers: lookup failed')
+    }
+    const connected = new Set(libp2p.getConnections().map(c => c.remotePeer.toString()))
+    const toDial = [...seen.values()].filter(p => !connected.has(p.id.toString())).slice(0, MEET_MAX_DIALS)
+    await Promise.all(toDial.map(async p => {
+      try {
+        if (p.multiaddrs.length > 0) await libp2p.peerStore.merge(p.id, { multiaddrs: p.multiaddrs })
+        await libp2p.dial(p.id, { signal })
+      } catch (err) {
+        log?.debug({ err, peer: p.id.toString() }, 'meeting peers: dial failed')
+      }
+    }))
+    return seen.size
+  }
+
+  async function joinSwarm (): Promise<void> {
+    if (await dialBootstrap() === 0) return
+    for (let attempt = 0; attempt < MEET_ATTEMPTS && timer != null; attempt++) {
+      // the bootstrap peer enters the routing table once identify ran: give it a moment
+      await sleep(MEET_FIRST_DELAY_MS * 2 ** attempt).catch(() => {})
+      if (timer == null) return
+      if (await meetPeers(AbortSignal.timeout(MEET_TIMEOUT_MS)) > 0) return
+    }
+  }
+
   return {
     async start () {
       if (topics != null) return
@@ -73,13 +123,13 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
       // libp2p does not redial lost peers by itself: keep the bootstrap
       // connections up so the node never drifts out of the swarm.
       if (bootstrap.length > 0) {
-        void dialBootstrap()
         timer = setInterval(() => {
           if (redialing || libp2p.getConnections().length > 0) return
           redialing = true
           dialBootstrap().finally(() => { redialing = false })
         }, init.redialIntervalMs ?? 5_000)
         timer.unref?.()
+        void joinSwarm()
       }
     },
     async stop () {
