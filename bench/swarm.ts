@@ -56,7 +56,8 @@ try {
       const bySrc: Record<string, number> = {}
       for (const p of ps) bySrc[p.source] = (bySrc[p.source] ?? 0) + 1
       for (const p of ps) if (p.source === 'origin') (originBy[p.index] ??= []).push(`${n.peerId.slice(-6)}@${((p.t - wall0) / 1000).toFixed(1)}`)
-      console.log(`  ${n.peerId.slice(-6)}: pieces at 10% ${at(0.1)} s, 50% ${at(0.5)} s, 90% ${at(0.9)} s, last ${at(1)} s; ${JSON.stringify(bySrc)}`)
+      const sized = n.events.find(e => e.event === 'start')
+      console.log(`  ${n.peerId.slice(-6)}: size known at ${sized != null ? ((sized.t - wall0) / 1000).toFixed(1) : '?'} s, pieces at 10% ${at(0.1)} s, 50% ${at(0.5)} s, 90% ${at(0.9)} s, last ${at(1)} s; ${JSON.stringify(bySrc)}`)
     }
     for (const [i, who] of Object.entries(originBy)) if (who.length > 1) console.log(`  piece ${i} from the origin ${who.length}x: ${who.join(' ')}`)
   }

@@ -204,7 +204,9 @@ export class Download {
     while (this.#origin != null) {
       const origin = this.#origin
       try {
+        const t0 = this.#clock.now()
         const st = await origin.stat({ signal: this.signal })
+        this.#c.logger?.debug({ digest: this.digest, origin: origin.name, ms: this.#clock.now() - t0, afterMs: this.#clock.now() - this.#startedAt }, 'download: origin stat')
         this.#acceptsRanges = st.acceptsRanges
         await this.#setSize(st.size, choosePieceSize(st.size))
         return
