@@ -80,8 +80,13 @@ export function plan (s: PlanState): Action[] {
 function planOrigin (s: PlanState, order: number[], actions: Action[]): void {
   if (!s.origin.usable) return
   if (!s.origin.ranged) {
-    // (re)start the whole-blob stream: first time, or after a cut (held pieces are skipped)
-    if (!s.origin.wholeRunning && !s.attempts.has(-1) && s.have.count < s.n && s.origin.mayFetchWhole()) actions.push({ type: 'whole' })
+    // (Re)start the whole-blob stream — first time, or after a cut (held
+    // pieces are skipped) — only while some missing piece is held by no
+    // peer: once the owner's stream has put every piece in the swarm (and
+    // the owner, complete, left the candidates), the rest comes from peers.
+    let unheld = false
+    for (let i = 0; i < s.n && !unheld; i++) unheld = !s.have.get(i) && s.avail[i] === 0
+    if (unheld && !s.origin.wholeRunning && !s.attempts.has(-1) && s.origin.mayFetchWhole()) actions.push({ type: 'whole' })
     return
   }
   let inflight = s.originInflight
