@@ -73,7 +73,7 @@ const tMin = Math.max(size / originBps, size / Math.min(...stay.map(s => s.downB
 const slow = r.nodeSpecs.filter(s => s.slow).length
 const dying = r.nodeSpecs.filter(s => s.dying).length
 console.log(`pieces: ${r.pieces} × ${r.pieceSize / MiB} MiB; slow nodes: ${slow}; dying nodes: ${dying}`)
-console.log(`all verified: ${r.allVerified ? 'yes' : `NO (${r.verified}/${r.expected}; ${JSON.stringify(r.failures)}; stop: ${r.stop})`}`)
+console.log(`all verified: ${r.allVerified ? 'yes' : `NO (${r.verified}/${r.expected}; ${JSON.stringify(r.failures)}; stopped (${r.stop}) at ${(r.endMs / 1000).toFixed(2)} s virtual)`}`)
 console.log(`origin bytes / blob: ${r.originRatio.toFixed(3)}`)
 console.log(`bytes crossing into each location / blob: ${Object.entries(r.crossInto).map(([l, x]) => `${l} ${x.toFixed(2)}`).join(', ')}`)
 console.log(`time until all finished: ${(r.virtualMs / 1000).toFixed(1)} s virtual; T_min ${(tMin / 1000).toFixed(1)} s; time / T_min: ${(r.virtualMs / tMin).toFixed(2)}`)

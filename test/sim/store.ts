@@ -132,6 +132,7 @@ export class SimStore implements BlobStore {
   async list (): Promise<BlobInfo[]> { notSimulated('list') }
   async pieceMap (): Promise<undefined> { notSimulated('pieceMap') }
   async import (): Promise<never> { notSimulated('import') }
+  // Bookkeeping calls a reader or the node may make around reads: harmless to accept.
   acquire (): () => void { return () => {} }
   async pin (): Promise<void> { notSimulated('pin') }
   async touch (): Promise<void> {}
