@@ -27,6 +27,8 @@ export const DEFAULT_LINGER_MS = 30_000
 
 /** The scheduler's tick: it also runs on every event, this is the floor. */
 export const SCHEDULE_TICK_MS = 200
+/** News from peers is acted on within this long, in one scheduling pass. */
+export const WAKE_COALESCE_MS = 50
 /** State changes are batched this long into one gossip message (each costs every receiver a signature check). */
 export const GOSSIP_BATCH_MS = 500
 /** Hellos repeated while the first wave forms: the first one usually leaves before the gossip mesh exists. */
@@ -87,6 +89,8 @@ export const MAX_SLOWNESS_FACTOR = 4
 
 // ---- peers -----------------------------------------------------------------
 
+/** A piece's best peer is chosen among at most this many free holders. */
+export const MAX_HOLDERS_CONSIDERED = 32
 /** A peer answered BUSY: leave it alone this long. */
 export const BUSY_BACKOFF_MS = 300
 /** After a failed request: 250 ms × 2^failures, at most 10 s. */

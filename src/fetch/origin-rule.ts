@@ -3,6 +3,9 @@ import { fairShare, mayFetchForLocation, type TakeoverTimes } from './policy.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
 
+/** A piece index no blob reaches: its rendezvous score serves as a peer's hash. */
+const VERSION_SLOT = 0x7fffffff
+
 /**
  * The memory of the no-scheduler rule for one download (docs/no-scheduler.md):
  * the current candidates and our rank for each piece among them, how long
@@ -43,7 +46,12 @@ export class OriginRule {
   /** The candidates for this pass; ranks are recomputed only when the set changed. */
   setCandidates (cands: RemotePeer[], now: number): void {
     this.#cands = cands
-    const version = cands.map(p => p.key).sort().join(',')
+    // an order-free fingerprint of the set (count, xor and sum of per-peer
+    // hashes): O(n) with no sort or string join — it runs on every pass
+    let x = 0
+    let sum = 0
+    for (const p of cands) { const h = this.#rv.score(p.key, VERSION_SLOT); x ^= h; sum = (sum + h) % 4294967296 }
+    const version = `${cands.length}:${x}:${sum}`
     if (version !== this.#version) {
       this.#version = version
       this.#changedAt = now
