@@ -8,11 +8,3 @@ export async function raceSignal<T> (p: Promise<T>, signal?: AbortSignal): Promi
     p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
   })
 }
-
-export async function sleepFor (ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(t); reject(signal.reason) }
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-}

@@ -12,6 +12,7 @@ import { pieceLength } from '../../src/content/index.js'
 import type { AbortOptions } from '../../src/types.js'
 import type { BlobInterest, BlobMeta, InterestExchange, MetaAnswer, PieceSession, TransferClient } from '../../src/transfer/types.js'
 import { UploadSlots } from '../../src/transfer/slots.js'
+import { raceSignal as racing } from '../../src/fetch/signals.js'
 import type { SimBlob } from './blob.js'
 import type { SimNetwork } from './network.js'
 import type { SimStore } from './store.js'
@@ -72,17 +73,6 @@ export class SimWorld {
     if (have == null) return undefined
     return { digest, size: b.size, pieceSize: b.pieceSize, complete: p.store.isComplete, have, pieceDigests: b.pieceDigests.map((d, i) => have.get(i) ? d : undefined), location: this.net.location(p.key) }
   }
-}
-
-/** Rejects with the signal's reason as soon as it fires. */
-async function racing<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) return await p
-  if (signal.aborted) throw signal.reason
-  return await new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    p.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
 
 export class SimSwarm implements SwarmAccess {
