@@ -31,3 +31,24 @@ export const META_REQUEST_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_UPLOADS = 32
 export const DEFAULT_MAX_UPLOADS_PER_PEER = 8
 export const DEFAULT_MAX_INBOUND_STREAMS = 64
+/**
+ * Meta answers per second to one peer. A downloader asks a peer at most once
+ * a second per blob it is fetching (META_INTERVAL_MS in src/fetch), so in a
+ * swarm of any size an honest peer sends about one request a second per
+ * concurrent download: 20 leaves room for 20 downloads at once from one
+ * peer. Without a cap a 34-byte request buys a piece-map-sized answer.
+ */
+export const META_ANSWERS_PER_SECOND = 20
+/** Answers a peer may have at once before the rate applies: a node starting
+ * many downloads probes for all of them together (and it can open at most
+ * DEFAULT_MAX_INBOUND_STREAMS meta streams at once anyway). */
+export const META_ANSWER_BURST = 64
+/**
+ * A big answer costs one more token per this many bytes, so the bytes a
+ * peer can draw are bounded too (about META_ANSWERS_PER_SECOND × this per
+ * second), while a probe a second of the largest blob (a 4 MiB piece map
+ * costs 17 tokens) stays under the rate.
+ */
+export const META_ANSWER_TOKEN_BYTES = 256 * 1024
+/** Peers whose meta budget is remembered; the least recently seen is forgotten first (it gets a fresh, full bucket). */
+export const META_LIMIT_PEERS = 1024

@@ -1,8 +1,9 @@
 import { pbStream } from '@libp2p/utils'
 import { Bitfield, digestFromBytes, MAX_PIECE_SIZE, parseDigest, pieceCount } from '../content/index.js'
-import { ProtocolError } from '../errors.js'
+import { BusyError, ProtocolError } from '../errors.js'
 import { MetaRequest, MetaResponse } from './pb/meta.js'
 import { MAX_FETCHING, MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_LOCATION, META_REQUEST_TIMEOUT_MS } from './limits.js'
+import type { MetaLimit } from './meta-limit.js'
 import { toProtocolError, withTimeout } from './util.js'
 import type { BlobInterest, BlobMeta, InterestExchange, LocalBlobs, MetaAnswer } from './types.js'
 import type { Logger } from '../types.js'
@@ -17,6 +18,16 @@ export interface MetaServerContext {
   peer: string
   location: () => string
   log: Logger
+  /** Per-peer admission; without it every request is answered. */
+  limit?: MetaLimit
+}
+
+/** What a peer over its meta rate gets: a few bytes, no store read, no interest recorded. */
+const BUSY_ANSWER: Partial<MetaResponse> = { status: MetaResponse.Status.BUSY }
+
+/** The answer's size on the wire, near enough to price it: the digests and the have-set are nearly all of it. */
+function answerBytes (res: Partial<MetaResponse>): number {
+  return (res.have?.byteLength ?? 0) + 34 * (res.pieceDigests?.length ?? 0)
 }
 
 /** Serves the one request of an inbound meta stream, then half-closes. */
@@ -27,9 +38,18 @@ export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promis
     const req = await pb.read(MetaRequest, { signal })
     if (req.digest.byteLength !== 32) throw new ProtocolError(`meta request digest is ${req.digest.byteLength} bytes`)
     const digest = digestFromBytes(req.digest).digest
+    // Admission before any work: a flood of 34-byte requests must not buy store reads or piece-map-sized answers.
+    if (ctx.limit != null && !ctx.limit.admit(ctx.peer)) {
+      await busy(stream, pb, signal, ctx)
+      return
+    }
     const theirs = req.wants || req.hasOrigin ? { wants: req.wants, hasOrigin: req.hasOrigin, location: req.location.slice(0, MAX_LOCATION_LENGTH) } : undefined
     const ours = ctx.interest?.exchange(ctx.peer, digest, theirs)
     const res = await answer(digest, ctx, signal)
+    if (ctx.limit != null && !ctx.limit.admitBytes(ctx.peer, answerBytes(res))) {
+      await busy(stream, pb, signal, ctx)
+      return
+    }
     if (ours != null && res.status !== MetaResponse.Status.ERROR) {
       res.wants = ours.wants
       res.hasOrigin = ours.hasOrigin
@@ -42,6 +62,12 @@ export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promis
     ctx.log.debug({ err }, 'meta stream failed')
     stream.abort(err instanceof Error ? err : new ProtocolError(String(err)))
   }
+}
+
+async function busy (stream: Stream, pb: ReturnType<typeof pbStream>, signal: AbortSignal, ctx: MetaServerContext): Promise<void> {
+  ctx.log.debug({ peer: ctx.peer }, 'meta: over the rate limit, answered BUSY')
+  await pb.write(BUSY_ANSWER, MetaResponse, { signal })
+  await stream.close({ signal })
 }
 
 async function answer (digest: string, ctx: MetaServerContext, signal: AbortSignal): Promise<Partial<MetaResponse>> {
@@ -113,6 +139,7 @@ export function validateMeta (digest: string, res: MetaResponse): BlobMeta | und
     case MetaResponse.Status.OK: break
     case MetaResponse.Status.NOT_FOUND: return undefined
     case MetaResponse.Status.ERROR: throw new ProtocolError('peer failed to read the blob')
+    case MetaResponse.Status.BUSY: throw new BusyError('peer is over its meta rate limit for us: ask later')
     default: throw new ProtocolError(`meta response has status ${String(res.status)}`)
   }
   const size = Number(res.size)

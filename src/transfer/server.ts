@@ -1,5 +1,6 @@
 import { META_PROTOCOL, PIECE_PROTOCOL } from './types.js'
 import { serveMeta } from './meta.js'
+import { createMetaLimit, type MetaLimitInit } from './meta-limit.js'
 import { servePieces } from './piece-server.js'
 import { UploadSlots } from './slots.js'
 import { DEFAULT_MAX_INBOUND_STREAMS, DEFAULT_MAX_UPLOADS, DEFAULT_MAX_UPLOADS_PER_PEER } from './limits.js'
@@ -27,6 +28,8 @@ export interface TransferServerInit {
   uploadLimiter?: RateLimiter
   /** Inbound streams per connection per protocol (default 64). */
   maxInboundStreams?: number
+  /** Per-peer rate of meta answers (defaults in limits.ts); over it a peer is answered BUSY. */
+  metaLimit?: MetaLimitInit
 }
 
 export interface TransferServer extends Startable {
@@ -40,13 +43,14 @@ export function createTransferServer (components: TransferServerComponents, init
   const slots = new UploadSlots(init.maxUploads ?? DEFAULT_MAX_UPLOADS, init.maxUploadsPerPeer ?? DEFAULT_MAX_UPLOADS_PER_PEER)
   const counters = { uploadedBytes: 0, piecesServed: 0 }
   const maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS
+  const metaLimit = createMetaLimit(init.metaLimit)
   let started = false
 
   return {
     async start () {
       if (started) return
       await components.registrar.handle(META_PROTOCOL, async (stream, connection) => {
-        await serveMeta(stream, { localBlobs: components.localBlobs, interest: components.interest, peer: connection.remotePeer.toString(), location: components.location, log })
+        await serveMeta(stream, { localBlobs: components.localBlobs, interest: components.interest, peer: connection.remotePeer.toString(), location: components.location, log, limit: metaLimit })
       }, { maxInboundStreams })
       await components.registrar.handle(PIECE_PROTOCOL, async (stream, connection) => {
         await servePieces(stream, connection.remotePeer.toString(), {

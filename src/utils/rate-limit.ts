@@ -20,12 +20,29 @@ export function createRateLimiter (rate: number | undefined, burst?: number): Ra
   return new TokenBucket(rate, burst ?? Math.max(64 * 1024, Math.floor(rate / 4)))
 }
 
+/**
+ * Admission rather than pacing: `tryTake(n)` takes n tokens when the bucket
+ * holds them and says yes, or takes nothing and says no — it never waits and
+ * never runs into debt, so a refused caller costs the bucket nothing and an
+ * honest caller is admitted again as soon as the rate allows.
+ */
+export interface Admission {
+  tryTake(tokens: number): boolean
+  /** Tokens per second. */
+  readonly rate: number
+}
+
+/** A token bucket of `rate` tokens a second holding at most `burst`, full at first. */
+export function createAdmission (rate: number, burst: number): Admission {
+  return new TokenBucket(rate, burst)
+}
+
 const unlimited: RateLimiter = {
   rate: Infinity,
   async take (_bytes, options) { throwIfAborted(options?.signal) }
 }
 
-class TokenBucket implements RateLimiter {
+class TokenBucket implements RateLimiter, Admission {
   readonly rate: number
   readonly #burst: number
   #tokens: number
@@ -44,6 +61,13 @@ class TokenBucket implements RateLimiter {
     const turn = this.#tail.then(async () => { await this.#wait(bytes, options.signal) })
     this.#tail = turn.catch(() => {})
     await turn
+  }
+
+  tryTake (tokens: number): boolean {
+    this.#refill()
+    if (this.#tokens < tokens) return false
+    this.#tokens -= tokens
+    return true
   }
 
   async #wait (bytes: number, signal?: AbortSignal): Promise<void> {

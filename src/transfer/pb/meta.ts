@@ -179,14 +179,16 @@ export namespace MetaResponse {
     UNSPECIFIED = 'UNSPECIFIED',
     OK = 'OK',
     NOT_FOUND = 'NOT_FOUND',
-    ERROR = 'ERROR'
+    ERROR = 'ERROR',
+    BUSY = 'BUSY'
   }
 
   enum __StatusValues {
     UNSPECIFIED = 0,
     OK = 1,
     NOT_FOUND = 2,
-    ERROR = 3
+    ERROR = 3,
+    BUSY = 4
   }
 
   export namespace Status {
