@@ -2,6 +2,7 @@
  * The CLI side of the daemon's HTTP API (docs/http-api.md). Every failure
  * becomes a CliError with one readable line.
  */
+import { findApiToken } from '../daemon/api-token.js'
 import { DEFAULT_API } from '../daemon/defaults.js'
 import { CliError, type CliContext, type GlobalOptions } from './context.js'
 
@@ -21,10 +22,16 @@ export function apiBase (g: GlobalOptions, ctx: CliContext): string {
 
 export function createClient (g: GlobalOptions, ctx: CliContext): ApiClient {
   const base = apiBase(g, ctx)
+  // Looked up once, on the first request (docs/http-api.md, "Authentication").
+  let token: Promise<string | undefined> | undefined
   async function request (method: string, path: string, init: RequestInit = {}): Promise<Response> {
+    token ??= findApiToken(base, ctx.env).catch((err: Error) => { throw new CliError(err.message) })
+    const t = await token
+    const headers = new Headers(init.headers)
+    if (t != null) headers.set('authorization', `Bearer ${t}`)
     let res: Response
     try {
-      res = await fetch(base + path, { ...init, method })
+      res = await fetch(base + path, { ...init, headers, method })
     } catch (err) {
       if ((err as Error).name === 'AbortError') throw err
       const cause = (err as { cause?: { code?: string, message?: string } }).cause
@@ -37,6 +44,7 @@ export function createClient (g: GlobalOptions, ctx: CliContext): ApiClient {
         const e = JSON.parse(text) as { error?: { name?: string, message?: string } }
         if (e.error?.message != null) msg = e.error.message
       } catch {}
+      if (res.status === 401) msg += `: ${t == null ? 'no API token found' : 'the token found is not this daemon\'s'} (set STARLING_API_TOKEN, or STARLING_DATA_DIR to the daemon's data folder)`
       throw new CliError(msg)
     }
     return res

@@ -5,21 +5,17 @@
  * came from — with the key and the source that set it.
  */
 import { readFile } from 'node:fs/promises'
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { parseDuration, parseSize } from './size.js'
 
 import { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS } from './defaults.js'
+import { defaultDataDir, defaultRuntimeDir } from './paths.js'
 
 export { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS }
 
-export function defaultDataDir (env: NodeJS.ProcessEnv = process.env): string {
-  const base = env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share')
-  return join(base, 'starling')
-}
+export { defaultDataDir, defaultRuntimeDir }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
@@ -49,9 +45,22 @@ export interface DaemonConfig {
   gcInterval: number
   /** ms to wait for a TCP connection to each bootstrap address at start-up. */
   bootstrapTimeout: number
+  /** CIDRs (multiaddr form) exempt from the connection limits; default loopback only. */
   allowConnectionsFrom?: string[]
-  /** Path of a libp2p private-network key file. */
-  pskFile?: string
+  /** Also exempt the private ranges (RFC 1918, fc00::/7) from the connection limits, as before 0.2. */
+  exemptPrivateRanges: boolean
+  /** Open inbound connections one remote IP may hold (loopback is exempt). */
+  maxInboundConnectionsPerHost?: number
+  /** Path of the libp2p pnet `swarm.key` file (`swarmKey`, or its old name `pskFile`). */
+  swarmKey?: string
+  /** Path of the peer allowlist: one peer id per line, `#` comments. */
+  allowPeers?: string
+  /** Let API callers make the daemon read its own files (`file://` origins, `add` by path). */
+  allowFileImport: boolean
+  /** Host names the API answers to besides loopback and its listen address. */
+  apiHosts: string[]
+  /** Per-user folder where the daemon records where its API token is (for the CLI). */
+  runtimeDir: string
   registry: RegistryConfig
 }
 
@@ -80,6 +89,14 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/, '
   .refine(s => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0–65535')
 const multiaddr = z.string().regex(/^(\/[^/\s]+)+$/, 'expected a multiaddr such as /ip4/0.0.0.0/tcp/7480')
 const bootstrapAddr = multiaddr.refine(s => s.includes('/p2p/'), 'a bootstrap address needs the peer id: …/p2p/<peer-id> (see `starling info` on that host)')
+/** YAML gives booleans; the environment gives strings. */
+const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform(v => v === true || v === 'true' || v === '1')
+const count = refineWith(v => {
+  const n = typeof v === 'number' ? v : Number(v)
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError('expected a whole number above 0')
+  return n
+})
+const hostName = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9._-]+)$/, 'expected a host name or IP address, without a port')
 const url = z.string().refine(s => { try { return /^https?:$/.test(new URL(s).protocol) } catch { return false } }, 'expected an http:// or https:// URL')
 
 const schema = z.strictObject({
@@ -97,7 +114,14 @@ const schema = z.strictObject({
   gcInterval: duration.optional(),
   bootstrapTimeout: duration.optional(),
   allowConnectionsFrom: z.array(multiaddr).optional(),
+  exemptPrivateRanges: bool.optional(),
+  maxInboundConnectionsPerHost: count.optional(),
+  swarmKey: z.string().min(1).optional(),
   pskFile: z.string().min(1).optional(),
+  allowPeers: z.string().min(1).optional(),
+  allowFileImport: bool.optional(),
+  apiHosts: z.array(hostName).optional(),
+  runtimeDir: z.string().min(1).optional(),
   registry: z.strictObject({
     listen: hostPort.optional(),
     upstreams: z.record(z.string().min(1), url).optional(),
@@ -172,7 +196,13 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
     gcInterval: c.gcInterval ?? 10 * 60_000,
     bootstrapTimeout: c.bootstrapTimeout ?? 5000,
     allowConnectionsFrom: c.allowConnectionsFrom,
-    pskFile: c.pskFile,
+    exemptPrivateRanges: c.exemptPrivateRanges ?? false,
+    maxInboundConnectionsPerHost: c.maxInboundConnectionsPerHost,
+    swarmKey: swarmKeyOf(c.swarmKey, c.pskFile),
+    allowPeers: c.allowPeers,
+    allowFileImport: c.allowFileImport ?? false,
+    apiHosts: c.apiHosts ?? [],
+    runtimeDir: c.runtimeDir ?? defaultRuntimeDir(env),
     registry: {
       listen: c.registry?.listen,
       upstreams: { ...DEFAULT_UPSTREAMS, ...c.registry?.upstreams },
@@ -180,6 +210,14 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
       accessCheck: c.registry?.accessCheck
     }
   }
+}
+
+/** `pskFile` is the old name of `swarmKey`; both at once must agree. */
+function swarmKeyOf (swarmKey: string | undefined, pskFile: string | undefined): string | undefined {
+  if (swarmKey != null && pskFile != null && swarmKey !== pskFile) {
+    throw new ConfigError(`swarmKey (${swarmKey}) and its old name pskFile (${pskFile}) name different files: keep swarmKey only`)
+  }
+  return swarmKey ?? pskFile
 }
 
 function knownKeys (path: string[]): string {
@@ -207,8 +245,9 @@ async function readConfigFile (file: string): Promise<RawConfig> {
 }
 
 const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'cacheSize', 'uploadRate',
-  'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile'] as const
-const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom'])
+  'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile',
+  'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir'] as const
+const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts'])
 
 function envName (key: string): string {
   if (key === 'registry') return 'STARLING_REGISTRY*'

@@ -9,8 +9,10 @@ import type { AddressInfo } from 'node:net'
 import type { StarlingNode, StarlingNodeOptions } from '../api.js'
 import type { Logger, Startable } from '../types.js'
 import { ConfigError } from '../errors.js'
+import { loadOrCreateApiToken, writeApiRecord } from './api-token.js'
 import { splitHostPort, type DaemonConfig } from './config.js'
 import { createApiHandler, type RequestHandler } from './http-api.js'
+import { createRequestGuard } from './http-guard.js'
 import { createMetrics } from './metrics.js'
 import { createProgressHub } from './progress-hub.js'
 import { checkReachable } from './reachable.js'
@@ -21,6 +23,8 @@ export interface Daemon {
   readonly apiUrl: string
   readonly metricsUrl: string
   readonly registryUrl?: string
+  /** The file holding the API's bearer token (`<dataDir>/api-token`). */
+  readonly tokenFile: string
   stop(): Promise<void>
 }
 
@@ -43,7 +47,8 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
   const log = components.logger
   await checkBootstrap(config, log, options)
 
-  const psk = config.pskFile == null ? undefined : await readPsk(config.pskFile)
+  const psk = config.swarmKey == null ? undefined : await readSwarmKeyFile(config.swarmKey)
+  const allowPeers = config.allowPeers == null ? undefined : await readAllowPeersFile(config.allowPeers)
   const create = components.createNode ?? (await import('../node.js')).createNode
   const node = await create({
     dataDir: config.dataDir,
@@ -55,7 +60,10 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     downloadRate: config.downloadRate,
     originRate: config.originRate,
     allowConnectionsFrom: config.allowConnectionsFrom,
+    exemptPrivateRanges: config.exemptPrivateRanges,
+    maxInboundConnectionsPerHost: config.maxInboundConnectionsPerHost,
     psk,
+    allowPeers,
     logger: log
   })
   const cleanups: Array<() => Promise<void> | void> = []
@@ -77,19 +85,26 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     }
     let registryUrl: string | undefined
     const extra = (): Record<string, unknown> => ({ api: apiUrl, metrics: metricsUrl, registry: registryUrl ?? null })
-    const handler = createApiHandler({
+    const apiToken = await loadOrCreateApiToken(config.dataDir)
+    if (apiToken.created) log.info({ file: apiToken.file }, 'created the API token')
+    const shared = {
       node,
       hub: createProgressHub(),
-      metrics: config.metrics == null ? metrics : undefined,
       logger: log,
       alone: config.bootstrap.length === 0,
       info: extra,
-      gc
-    })
+      gc,
+      allowFileImport: config.allowFileImport
+    }
+    const guardFor = (hostPort: string): ReturnType<typeof createRequestGuard> =>
+      createRequestGuard({ token: apiToken.token, listenHost: splitHostPort(hostPort).host, extraHosts: config.apiHosts })
+    const handler = createApiHandler({ ...shared, metrics: config.metrics == null ? metrics : undefined, guard: guardFor(config.api) })
     const apiUrl = await listen(handler, config.api, 'api', cleanups)
+    await recordApi(config, apiUrl, apiToken.file, log, cleanups)
     let metricsUrl = `${apiUrl}/metrics`
     if (config.metrics != null) {
-      const metricsOnly = createApiHandler({ node, hub: createProgressHub(), metrics, logger: log, alone: config.bootstrap.length === 0, info: extra, gc })
+      // The metrics listener serves the open endpoints only: it is often bound wider than the API.
+      const metricsOnly = createApiHandler({ ...shared, metrics, guard: guardFor(config.metrics), openOnly: true })
       metricsUrl = `${await listen(metricsOnly, config.metrics, 'metrics', cleanups)}/metrics`
     }
 
@@ -113,7 +128,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     }
 
     log.info({ peerId: node.peerId, addresses: node.addresses(), api: apiUrl, metrics: metricsUrl, registry: registryUrl, location: config.location }, 'daemon ready')
-    return { node, apiUrl, metricsUrl, registryUrl, stop }
+    return { node, apiUrl, metricsUrl, registryUrl, tokenFile: apiToken.file, stop }
   } catch (err) {
     await stop()
     throw err
@@ -135,6 +150,19 @@ async function checkBootstrap (config: DaemonConfig, log: Logger, options: { sig
     throw new ConfigError(`bootstrap: cannot reach ${bad.length > 1 ? 'any of ' : ''}${list}`)
   }
   for (const [a, reason] of bad) log.warn({ address: a, reason }, 'bootstrap address unreachable')
+}
+
+/**
+ * Tells the CLI where this API's token is (src/daemon/api-token.ts). A
+ * failure only costs the CLI's automatic discovery, so it is a warning.
+ */
+async function recordApi (config: DaemonConfig, apiUrl: string, tokenFile: string, log: Logger, cleanups: Array<() => Promise<void> | void>): Promise<void> {
+  try {
+    const remove = await writeApiRecord(config.runtimeDir, { api: apiUrl, tokenFile, pid: process.pid })
+    cleanups.push(async () => { await remove().catch(() => {}) })
+  } catch (err) {
+    log.warn({ runtimeDir: config.runtimeDir, err: (err as Error).message }, 'cannot record the API address: the CLI will need STARLING_DATA_DIR or STARLING_API_TOKEN')
+  }
 }
 
 async function listen (handler: RequestHandler, hostPort: string, what: string, cleanups: Array<() => Promise<void> | void>): Promise<string> {
@@ -161,12 +189,23 @@ async function listen (handler: RequestHandler, hostPort: string, what: string, 
   return `http://${h}:${addr.port}`
 }
 
-async function readPsk (file: string): Promise<Uint8Array> {
+async function readConfigFile (key: string, file: string): Promise<Buffer> {
   try {
     return await readFile(file)
   } catch (err) {
-    throw new ConfigError(`pskFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new ConfigError(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
+}
+
+/** Checked here so that a bad file is named in the error, before anything starts. */
+async function readSwarmKeyFile (file: string): Promise<Uint8Array> {
+  const { parseSwarmKey } = await import('../swarm/swarm-key.js')
+  return parseSwarmKey(await readConfigFile('swarmKey', file), `swarmKey ${file}`)
+}
+
+async function readAllowPeersFile (file: string): Promise<string[]> {
+  const { parseAllowPeers } = await import('../swarm/allow-peers.js')
+  return parseAllowPeers((await readConfigFile('allowPeers', file)).toString('utf8'), `allowPeers ${file}`)
 }
 
 async function loadRegistryMirror (): Promise<RegistryMirrorFactory> {

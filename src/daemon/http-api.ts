@@ -11,7 +11,8 @@ import type { FetchProgressEvent, StarlingNode } from '../api.js'
 import type { Logger } from '../types.js'
 import { parseDigest } from '../content/index.js'
 import { originFromUrl } from '../origin/index.js'
-import { abortOnClose, HttpError, passthroughHeaders, readJson, sendError, sendJson } from './http-util.js'
+import type { RequestGuard } from './http-guard.js'
+import { abortOnClose, HttpError, passthroughHeaders, readJson, requireMediaType, sendError, sendJson, statusOf } from './http-util.js'
 import type { DaemonMetrics } from './metrics.js'
 import type { ProgressHub } from './progress-hub.js'
 import { version } from './version.js'
@@ -27,6 +28,12 @@ export interface ApiComponents {
   /** Extra fields for /api/v1/info (api, metrics and registry URLs). */
   info: () => Record<string, unknown>
   gc: (options?: { signal?: AbortSignal }) => Promise<unknown>
+  /** Host, Origin and token checks (src/daemon/http-guard.ts). */
+  guard: RequestGuard
+  /** Whether callers may make the daemon read its own files (`file://`, add by path). */
+  allowFileImport: boolean
+  /** Serve only the open endpoints (a separate metrics listener). */
+  openOnly?: boolean
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -40,6 +47,7 @@ export function createApiHandler (c: ApiComponents): RequestHandler {
       if (e?.name !== 'AbortError' && (e as NodeJS.ErrnoException)?.code !== 'ERR_STREAM_PREMATURE_CLOSE') {
         c.logger.debug({ err: e?.message, url: req.url }, 'api request failed')
       }
+      if (statusOf(err) === 401 && !res.headersSent) res.setHeader('www-authenticate', 'Bearer realm="starling"')
       sendError(res, err)
     })
   }
@@ -49,11 +57,13 @@ async function route (c: ApiComponents, req: IncomingMessage, res: ServerRespons
   const url = new URL(req.url ?? '/', 'http://local')
   const path = url.pathname
   const method = req.method ?? 'GET'
+  c.guard.check(req, path)
   const signal = abortOnClose(res)
 
   if (path === '/healthz') return sendJson(res, 200, { ok: true })
   if (path === '/readyz') return readyz(c, res)
   if (path === '/metrics' && c.metrics != null) return await metrics(c.metrics, res)
+  if (c.openOnly === true) throw new HttpError(404, `no route for ${method} ${path} on the metrics listener`)
 
   if (path === '/api/v1/info' && method === 'GET') {
     return sendJson(res, 200, {
@@ -125,6 +135,7 @@ async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerRespo
     return
   }
   const origin = url.searchParams.get('origin') ?? undefined
+  if (origin != null) checkOriginUrl(origin, c.allowFileImport)
   let size: number | undefined
   const f = c.node.fetch(digest, {
     origin,
@@ -162,9 +173,10 @@ async function add (c: ApiComponents, req: IncomingMessage, res: ServerResponse,
   const pin = url.searchParams.get('pin') === '1' || url.searchParams.get('pin') === 'true'
   const expected = url.searchParams.get('digest') ?? undefined
   const expectedDigest = expected == null ? undefined : parseDigest(expected).digest
-  if ((req.headers['content-type'] ?? '').startsWith('application/json')) {
+  if (requireMediaType(req, 'application/octet-stream', 'application/json') === 'application/json') {
     const body = await readJson(req)
     if (typeof body.path !== 'string' || !body.path.startsWith('/')) throw new HttpError(400, 'expected {"path": "/absolute/path/on/the/daemon/host"}')
+    if (!c.allowFileImport) throw fileRefused('adding a file by path')
     const r = await c.node.add(body.path, { signal, expectedDigest, pin: pin || body.pin === true })
     c.logger.info({ ...r, path: body.path }, 'added file')
     return sendJson(res, 200, r)
@@ -182,11 +194,30 @@ async function add (c: ApiComponents, req: IncomingMessage, res: ServerResponse,
 async function importUrl (c: ApiComponents, req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const body = await readJson(req)
   if (typeof body.url !== 'string') throw new HttpError(400, 'expected {"url": "https://...", "headers": {...}}')
+  checkOriginUrl(body.url, c.allowFileImport)
   const headers = (typeof body.headers === 'object' && body.headers != null ? body.headers : {}) as Record<string, string>
   const origin = originFromUrl(body.url, { headers })
   const r = await c.node.add(origin.read(undefined, { signal }), { signal })
   c.logger.info({ ...r, origin: origin.name }, 'imported URL')
   sendJson(res, 200, r)
+}
+
+/**
+ * A `file://` origin makes the daemon read a file of its host with its own
+ * rights and then announce it to the swarm: only when the config allows it.
+ */
+function checkOriginUrl (raw: string, allowFileImport: boolean): void {
+  let scheme: string
+  try {
+    scheme = new URL(raw).protocol
+  } catch {
+    throw new HttpError(400, `not a URL: ${JSON.stringify(raw)}`)
+  }
+  if (scheme === 'file:' && !allowFileImport) throw fileRefused('a file:// URL')
+}
+
+function fileRefused (what: string): HttpError {
+  return new HttpError(403, `${what} is refused: the daemon reads its own files for API callers only with allowFileImport: true in its config (stream the file instead: starling add FILE)`, 'ForbiddenError')
 }
 
 /** Server-sent events: the progress of fetches of one digest started through this API. */

@@ -8,6 +8,9 @@ const STATUS: Record<string, number> = {
   NotFoundError: 404,
   NoSourceError: 404,
   AccessDeniedError: 403,
+  UnauthorizedError: 401,
+  ForbiddenError: 403,
+  UnsupportedMediaTypeError: 415,
   DigestMismatchError: 502,
   OriginError: 502,
   ProtocolError: 502,
@@ -49,7 +52,27 @@ export function sendJson (res: ServerResponse, status: number, body: unknown): v
 
 const MAX_JSON = 1024 * 1024
 
+/** The request's media type, lowercased, without parameters (`application/json; charset=utf-8` → `application/json`). */
+export function mediaType (req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()
+}
+
+/**
+ * Refuses a body that is not declared JSON. A browser can send `text/plain`
+ * (or a form type) cross-site without asking first; `application/json` it
+ * cannot, so this also keeps web pages out.
+ */
+export function requireMediaType (req: IncomingMessage, ...allowed: string[]): string {
+  const type = mediaType(req)
+  if (!allowed.includes(type)) {
+    throw new HttpError(415, `expected a body of type ${allowed.join(' or ')}, got ${type === '' ? 'none' : type}`, 'UnsupportedMediaTypeError')
+  }
+  return type
+}
+
+/** Reads a JSON object body; 415 unless the request says `application/json`. */
 export async function readJson (req: IncomingMessage): Promise<Record<string, unknown>> {
+  requireMediaType(req, 'application/json')
   const chunks: Buffer[] = []
   let n = 0
   for await (const c of req as AsyncIterable<Buffer>) {

@@ -46,7 +46,10 @@ afterAll(async () => {
 interface JsonResponse extends Omit<Response, 'json'> { json: () => Promise<any> }
 
 async function api (path: string, init?: RequestInit): Promise<JsonResponse> {
-  return await fetch(daemon.apiUrl + path, init)
+  // The API wants the token of <data dir>/api-token (docs/http-api.md, "Authentication").
+  const headers = new Headers(init?.headers)
+  headers.set('authorization', `Bearer ${(await readFile(daemon.tokenFile, 'utf8')).trim()}`)
+  return await fetch(daemon.apiUrl + path, { ...init, headers })
 }
 
 async function cli (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {

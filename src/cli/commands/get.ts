@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto'
+import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { BytesBySource } from '../../types.js'
 import { formatBytes } from '../../daemon/size.js'
 import { createAtomicFile, type AtomicFile } from '../atomic-file.js'
@@ -7,6 +9,7 @@ import { createClient } from '../client.js'
 import { CliError, globals, type CliCommand, type CliContext } from '../context.js'
 import { openFromDaemon, openStandalone, type OpenedBlob } from '../get-sources.js'
 import { createProgress, share } from '../progress.js'
+import { uploadFile } from './add.js'
 import { digestArg } from './stat.js'
 
 interface GetFlags {
@@ -56,8 +59,18 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
   let out: AtomicFile | undefined
   let opened: OpenedBlob | undefined
   try {
+    const client = createClient(g, ctx)
+    let daemonUrl = url
+    if (f.standalone !== true && url != null && /^file:/i.test(url)) {
+      // The daemon reads no file for API callers unless its config allows
+      // it (allowFileImport): the CLI sends the bytes and asks by digest.
+      const path = fileURLToPath(url)
+      const st = await stat(path).catch((err: NodeJS.ErrnoException) => { throw new CliError(`${path}: ${err.code ?? err.message}`) })
+      digest = (await uploadFile(client, path, st.size, { digest, signal: ac.signal })).digest
+      daemonUrl = undefined
+    }
     const req = {
-      url,
+      url: f.standalone === true ? url : daemonUrl,
       digest,
       headers,
       signal: ac.signal,
@@ -66,7 +79,7 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
     }
     opened = f.standalone === true
       ? await openStandalone(req, { bootstrap: f.bootstrap, dataDir: f.dataDir })
-      : await openFromDaemon(createClient(g, ctx), req)
+      : await openFromDaemon(client, req)
     if (opened.size != null) bar.setTotal(opened.size)
     out = toStdout ? undefined : await createAtomicFile(resolve(target))
     const sink = out ?? stdoutSink(ctx)
