@@ -25,10 +25,16 @@ export interface StarlingNodeOptions {
   uploadRate?: number
   downloadRate?: number
   originRate?: number
-  /** libp2p private-network pre-shared key (the `/key/swarm/psk/1.0.0/` file contents). */
+  /** libp2p private-network pre-shared key: a `swarm.key` file's contents (`/key/swarm/psk/1.0.0/`, `/base16/`, 64 hex). */
   psk?: Uint8Array
-  /** CIDRs (multiaddr form, e.g. `/ip4/10.0.0.0/ipcidr/8`) exempt from inbound rate limits. Default: loopback and private ranges. */
+  /** Only these peer ids may connect, inbound or outbound. Default: any peer (holding `psk`, if set). */
+  allowPeers?: string[]
+  /** CIDRs (multiaddr form, e.g. `/ip4/10.0.0.0/ipcidr/8`) exempt from every connection limit. Default: loopback only. */
   allowConnectionsFrom?: string[]
+  /** Also exempt the private ranges (RFC 1918, fc00::/7) from the connection limits. Default false. */
+  exemptPrivateRanges?: boolean
+  /** Open inbound connections one remote IP may hold (exempt ranges aside). Default 128. */
+  maxInboundConnectionsPerHost?: number
   logger?: Logger
 }
 

@@ -50,6 +50,9 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     listen: options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
     psk: options.psk,
     allow: options.allowConnectionsFrom,
+    exemptPrivateRanges: options.exemptPrivateRanges,
+    allowPeers: options.allowPeers,
+    maxInboundPerHost: options.maxInboundConnectionsPerHost,
     isBanned: (id) => peerBook.isBanned(id.toString())
   })
 

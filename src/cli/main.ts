@@ -12,6 +12,7 @@ import { daemonCommand } from './commands/daemon.js'
 import { gcCommand } from './commands/gc.js'
 import { getCommand } from './commands/get.js'
 import { infoCommand } from './commands/info.js'
+import { keygenCommand } from './commands/keygen.js'
 import { lsCommand } from './commands/ls.js'
 import { peersCommand } from './commands/peers.js'
 import { rmCommand } from './commands/rm.js'
@@ -31,7 +32,8 @@ const COMMANDS: CliCommand[] = [
   gcCommand,
   versionCommand,
   containerdConfigCommand,
-  preheatCommand
+  preheatCommand,
+  keygenCommand
 ]
 
 export function buildProgram (ctx: CliContext): Command {

@@ -13,6 +13,8 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
+import { createConnectionGater } from './gater.js'
+import { parseSwarmKey } from './swarm-key.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -31,20 +33,47 @@ export type SwarmLibp2p = Libp2p<SwarmServices>
 export interface SwarmLibp2pInit {
   privateKey: PrivateKey
   listen: string[]
+  /** The swarm.key file's bytes (src/swarm/swarm-key.ts). */
   psk?: Uint8Array
-  /** CIDRs exempt from the inbound connection rate limit (loopback and private by default). */
+  /** CIDRs exempt from every connection limit (libp2p's and the gater's caps). Default: loopback. */
   allow?: string[]
+  /** Add the private ranges to `allow` (the pre-0.2 default). */
+  exemptPrivateRanges?: boolean
+  /** Only these peer ids may connect, in or out. Default: any. */
+  allowPeers?: string[]
+  /** Open inbound connections per remote IP (exempt ranges aside). */
+  maxInboundPerHost?: number
   isBanned?: (peer: PeerId) => boolean
 }
 
-/** Loopback and private ranges: a private swarm's peers all live here. */
+/**
+ * Loopback only. Tests and benchmarks run up to 64 nodes on 127.0.0.1, which
+ * libp2p's 5-per-second inbound threshold per host would refuse; and a
+ * process that can reach loopback is on this machine already.
+ */
 export const DEFAULT_ALLOW = [
   '/ip4/127.0.0.0/ipcidr/8',
+  '/ip6/::1/ipcidr/128'
+]
+
+/**
+ * The private ranges. Exempting them used to be the default, which left a
+ * node inside a datacenter with no connection limits at all; now it takes
+ * `exemptPrivateRanges`.
+ */
+export const PRIVATE_RANGES = [
   '/ip4/10.0.0.0/ipcidr/8',
   '/ip4/172.16.0.0/ipcidr/12',
   '/ip4/192.168.0.0/ipcidr/16',
-  '/ip6/::1/ipcidr/128'
+  '/ip6/fc00::/ipcidr/7'
 ]
+
+/** Inbound connections per second from one host, beyond which libp2p refuses (its default is 5). */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 32
+/** Inbound connections still upgrading, all hosts together. */
+export const MAX_PENDING_INBOUND = 64
+/** Open connections, all peers together. */
+export const MAX_CONNECTIONS = 300
 
 /**
  * Builds the libp2p node. The timeouts are raised well above libp2p's
@@ -54,7 +83,13 @@ export const DEFAULT_ALLOW = [
  * RTT but never closes a connection for a slow ping.
  */
 export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLibp2p> {
-  const isBanned = init.isBanned ?? (() => false)
+  const allow = [...init.allow ?? DEFAULT_ALLOW, ...init.exemptPrivateRanges === true ? PRIVATE_RANGES : []]
+  const connectionGater = createConnectionGater({
+    isBanned: init.isBanned ?? (() => false),
+    allowPeers: init.allowPeers,
+    exempt: allow,
+    maxInboundPerHost: init.maxInboundPerHost
+  })
   return await createLibp2p({
     privateKey: init.privateKey,
     start: false,
@@ -62,25 +97,22 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
     transports: [tcp({ inboundSocketInactivityTimeout: 5 * 60_000, outboundSocketInactivityTimeout: 5 * 60_000 })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ maxInboundStreams: 1024, maxOutboundStreams: 1024, streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } } as any)],
-    ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: init.psk, timeout: 10_000 }) } : {}),
+    ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(init.psk, 'psk'), timeout: 10_000 }) } : {}),
     connectionManager: {
-      allow: init.allow ?? DEFAULT_ALLOW,
-      maxConnections: 300,
+      allow,
+      maxConnections: MAX_CONNECTIONS,
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
       dialTimeout: 20_000,
       inboundUpgradeTimeout: 20_000,
       inboundStreamProtocolNegotiationTimeout: 20_000,
       outboundStreamProtocolNegotiationTimeout: 20_000,
-      maxIncomingPendingConnections: 64
+      maxIncomingPendingConnections: MAX_PENDING_INBOUND
     },
     connectionMonitor: {
       abortConnectionOnPingFailure: false,
       pingInterval: 10_000
     },
-    connectionGater: {
-      denyDialPeer: async (peer) => isBanned(peer),
-      denyInboundEncryptedConnection: async (peer) => isBanned(peer),
-      denyOutboundEncryptedConnection: async (peer) => isBanned(peer)
-    },
+    connectionGater,
     services: {
       identify: identify({ timeout: 20_000 }),
       ping: ping({ timeout: 20_000 }),

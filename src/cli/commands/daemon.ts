@@ -17,6 +17,9 @@ interface DaemonFlags {
   gcInterval?: string
   registry?: string
   registryUpstream?: string[]
+  swarmKey?: string
+  allowPeers?: string
+  allowFileImport?: boolean
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
@@ -38,6 +41,9 @@ export const daemonCommand: CliCommand = (program, ctx) => {
     .option('--gc-interval <duration>', 'how often cache GC runs, e.g. 10m (0 = never)')
     .option('--registry <host:port>', 'serve the OCI registry mirror here')
     .option('--registry-upstream <name=url>', 'registry to mirror, repeatable (docker.io=https://registry-1.docker.io is built in)', collect)
+    .option('--swarm-key <file>', 'private swarm: talk only to nodes holding this swarm.key (make one with `starling keygen`)')
+    .option('--allow-peers <file>', 'talk only to these peer ids: one per line, # comments')
+    .option('--allow-file-import', 'let API callers make the daemon read its own files (file:// origins, add --by-path)')
     .action(async (flags: DaemonFlags, cmd: Command) => {
       // --api is a global option: for the daemon it is where to listen.
       const api = cmd.optsWithGlobals<{ api?: string }>().api
@@ -60,7 +66,10 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     downloadRate: f.downloadRate,
     originRate: f.originRate,
     logLevel: f.logLevel,
-    gcInterval: f.gcInterval
+    gcInterval: f.gcInterval,
+    swarmKey: f.swarmKey,
+    allowPeers: f.allowPeers,
+    allowFileImport: f.allowFileImport
   }
   if (f.registry != null || f.registryUpstream != null) {
     flags.registry = {
