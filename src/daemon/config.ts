@@ -87,6 +87,8 @@ const rate = refineWith(v => {
 const duration = refineWith(v => parseDuration(v))
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7483')
   .refine(s => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0–65535')
+/** The registry mirror's address: HOST:PORT, or a bare :PORT, which binds loopback (as parseListen in src/registry does): the mirror serves what the swarm holds, so every interface must be asked for by name (0.0.0.0:PORT). */
+const registryListen = z.string().transform(s => s.startsWith(':') ? `127.0.0.1${s}` : s).pipe(hostPort)
 const multiaddr = z.string().regex(/^(\/[^/\s]+)+$/, 'expected a multiaddr such as /ip4/0.0.0.0/tcp/7480')
 const bootstrapAddr = multiaddr.refine(s => s.includes('/p2p/'), 'a bootstrap address needs the peer id: …/p2p/<peer-id> (see `starling info` on that host)')
 /** YAML gives booleans; the environment gives strings. */
@@ -123,7 +125,7 @@ const schema = z.strictObject({
   apiHosts: z.array(hostName).optional(),
   runtimeDir: z.string().min(1).optional(),
   registry: z.strictObject({
-    listen: hostPort.optional(),
+    listen: registryListen.optional(),
     upstreams: z.record(z.string().min(1), url).optional(),
     credentials: z.record(z.string().min(1), z.strictObject({ username: z.string(), password: z.string() })).optional(),
     accessCheck: z.boolean().optional()

@@ -9,7 +9,53 @@ import { createHash } from 'node:crypto'
 import { Agent, interceptors, request, type Dispatcher } from 'undici'
 import { OriginError } from '../errors.js'
 
-export interface RegistryCredentials { username: string, password: string }
+export interface RegistryCredentials {
+  username: string
+  password: string
+  /**
+   * Hosts besides the registry's own that may receive these credentials as
+   * its token server (`WWW-Authenticate: Bearer realm=...`), over HTTPS only.
+   * Docker Hub's `auth.docker.io` is built in (KNOWN_TOKEN_HOSTS).
+   */
+  tokenHosts?: string[]
+}
+
+/** Token servers on another host that well-known registries send their clients to. */
+export const KNOWN_TOKEN_HOSTS: Readonly<Record<string, readonly string[]>> = {
+  'registry-1.docker.io': ['auth.docker.io']
+}
+
+/**
+ * May the token server at `realm` receive the credentials meant for
+ * `registry`? The realm is whatever the registry (or anything between us and
+ * it) wrote in its challenge, so credentials go only to the registry's own
+ * host, and to hosts named for it (configured, or KNOWN_TOKEN_HOSTS) over
+ * HTTPS. Never over plain HTTP to another host, and never down from an HTTPS
+ * registry to a plain-HTTP realm, even on the same host. Ports do not matter:
+ * token servers often listen beside the registry on the same machine.
+ */
+export function mayReceiveCredentials (registry: URL, realm: URL, tokenHosts: readonly string[] = []): boolean {
+  if (realm.protocol !== 'https:' && realm.protocol !== 'http:') return false
+  if (realm.protocol === 'http:' && registry.protocol === 'https:') return false
+  if (realm.hostname === registry.hostname) return true
+  if (realm.protocol !== 'https:') return false
+  const named = [...tokenHosts, ...(KNOWN_TOKEN_HOSTS[registry.hostname] ?? [])]
+  return named.some(h => h.toLowerCase() === realm.hostname)
+}
+
+/** The realm of a bearer challenge as a URL we may ask at all (http or https), else an OriginError. */
+function realmUrl (realm: string): URL {
+  let url: URL
+  try {
+    url = new URL(realm)
+  } catch {
+    throw new OriginError(`token realm ${JSON.stringify(realm.slice(0, 200))} is not a URL`, { status: 401, retryable: false })
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new OriginError(`token realm scheme ${url.protocol} is not http(s)`, { status: 401, retryable: false })
+  }
+  return url
+}
 
 export interface Challenge {
   scheme: 'bearer' | 'basic' | string
@@ -82,6 +128,8 @@ export interface OciAuthContext {
 let shared: Dispatcher | undefined
 export function ociDispatcher (): Dispatcher {
   // undici's redirect interceptor drops Authorization when a redirect leaves the origin (blob storage).
+  // It also drops Cookie and Proxy-Authorization, and does so on every hop that changes origin (scheme, host or port);
+  // test/origin/oci-credentials.test.ts holds it to that.
   shared ??= new Agent({ connectTimeout: 10_000 }).compose(interceptors.redirect({ maxRedirections: 5 }))
   return shared
 }
@@ -132,11 +180,14 @@ export async function authorize (ctx: OciAuthContext, challenge: Challenge | und
   const scope = pullScope(ctx.repository)
   const key = tokenKey(ctx, scope)
   cache.delete(key)
-  const url = new URL(challenge.params.realm)
+  const url = realmUrl(challenge.params.realm)
   if (challenge.params.service != null) url.searchParams.set('service', challenge.params.service)
   url.searchParams.set('scope', scope)
   const headers: Record<string, string> = {}
-  if (ctx.credentials != null) headers.authorization = basic(ctx.credentials)
+  // A realm that may not have our credentials is still asked, anonymously: public content needs no more.
+  if (ctx.credentials != null && mayReceiveCredentials(ctx.registry, url, ctx.credentials.tokenHosts)) {
+    headers.authorization = basic(ctx.credentials)
+  }
   let res: Dispatcher.ResponseData
   try {
     res = await request(url, { method: 'GET', headers, signal: signal ?? AbortSignal.timeout(ctx.timeoutMs ?? 30_000), dispatcher: ctx.dispatcher ?? ociDispatcher() })

@@ -16,7 +16,7 @@ import {
 } from './oci-auth.js'
 import type { Origin, OriginInfo, OriginReadOptions } from './types.js'
 
-export { TokenCache, parseChallenge, type RegistryCredentials, type Challenge } from './oci-auth.js'
+export { TokenCache, parseChallenge, mayReceiveCredentials, KNOWN_TOKEN_HOSTS, type RegistryCredentials, type Challenge } from './oci-auth.js'
 
 export interface OciOriginInit {
   /** Base URL of the registry (`https://registry-1.docker.io`, `http://127.0.0.1:5000`). */

@@ -4,7 +4,7 @@ import { createOciOrigin, TokenCache, type RegistryCredentials } from '../origin
 import type { Origin } from '../origin/types.js'
 
 export interface RegistryMirrorInit {
-  /** `host:port` to listen on (port 0 picks one). */
+  /** `host:port` to listen on (port 0 picks one); a bare `:port` binds loopback, 127.0.0.1 (DEFAULT_REGISTRY_HOST). */
   listen: string
   /** Registry name (as containerd sends it in `?ns=`) → upstream base URL. Only these are mirrored. */
   upstreams: Record<string, string>

@@ -31,12 +31,19 @@ export interface RegistryMirror extends Startable {
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 
+/**
+ * The host a bare `:PORT` binds: loopback. The mirror serves whatever the
+ * swarm holds, and an address that reaches every interface must be asked for
+ * by name (`0.0.0.0:PORT`, `[::]:PORT`), as the local API's is.
+ */
+export const DEFAULT_REGISTRY_HOST = '127.0.0.1'
+
 export function parseListen (listen: string): { host: string, port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(listen)
   if (m == null) throw new ConfigError(`registry listen address "${listen}": expected HOST:PORT`)
   const port = Number(m[3])
   if (port > 65535) throw new ConfigError(`registry listen address "${listen}": port out of range`)
-  return { host: m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]), port }
+  return { host: m[1] ?? (m[2] === '' ? DEFAULT_REGISTRY_HOST : m[2]), port }
 }
 
 export function createRegistryMirror (components: RegistryMirrorComponents, init: RegistryMirrorInit): RegistryMirror {

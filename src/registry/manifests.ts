@@ -3,6 +3,8 @@
  * the upstream with the caller's credentials (never from peers: a tag is a
  * mutable pointer). Digests are served from the local store when it holds
  * them, else from the upstream, and always checked against the digest first.
+ * Every path goes through the access check blobs get: the mirror's own
+ * credentials fetch only for a caller the upstream has let in.
  */
 import { createHash } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -54,25 +56,47 @@ async function readLocal (ctx: MirrorContext, digest: string, signal: AbortSigna
   return sha256(bytes) === digest ? bytes : undefined
 }
 
+/**
+ * The access check for a manifest: a HEAD upstream with the caller's own
+ * credentials (never ours). Returns the upstream's answer; anything but 200
+ * is a refusal to relay.
+ */
+async function checkManifestAccess (ctx: MirrorContext, r: ManifestRequest, auth: string | undefined, accept: string | undefined): Promise<ManifestResponse> {
+  const check = await fetchManifest({
+    registry: r.up.url, repository: r.repository, reference: r.reference, method: 'HEAD', accept,
+    clientAuthorization: auth, tokenCache: ctx.tokenCache, signal: r.signal
+  })
+  if (check.status === 200 && auth == null) ctx.markOpen(r.up)
+  return check
+}
+
 export async function serveManifest (ctx: MirrorContext, req: IncomingMessage, res: ServerResponse, r: ManifestRequest): Promise<void> {
   const auth = req.headers.authorization
-  const accept = req.headers.accept
+  const accept = Array.isArray(req.headers.accept) ? req.headers.accept.join(', ') : req.headers.accept
   try {
+    const mustCheck = ctx.needsAccessCheck(r.up, auth)
     if (r.isDigest) {
       const local = await readLocal(ctx, r.reference, r.signal).catch(() => undefined)
       if (local != null) {
-        if (ctx.needsAccessCheck(r.up, auth)) {
-          // The caller's own credentials (never ours) must get the manifest upstream.
-          const check = await fetchManifest({
-            registry: r.up.url, repository: r.repository, reference: r.reference, method: 'HEAD',
-            clientAuthorization: auth, tokenCache: ctx.tokenCache, signal: r.signal
-          })
+        if (mustCheck) {
+          const check = await checkManifestAccess(ctx, r, auth, accept)
           if (check.status !== 200) { relayUpstream(res, check, r.head); return }
-          if (auth == null) ctx.markOpen(r.up)
         }
         send(res, r.head, local, r.reference, manifestMediaType(local))
         return
       }
+    }
+    // Our credentials stand in only for a caller who sent none. With the
+    // check on, that caller is first asked about with its own (no)
+    // credentials: the mirror's account must not open private repositories
+    // to anonymous callers. A caller with credentials needs no separate
+    // check: the fetch itself carries them, and ours are not used.
+    const oursWanted = auth == null && r.up.credentials != null
+    if (oursWanted && mustCheck) {
+      const check = await checkManifestAccess(ctx, r, auth, accept)
+      if (check.status !== 200) { relayUpstream(res, check, r.head); return }
+      // A HEAD by tag has its answer already; asking again with our credentials would say the same.
+      if (r.head && !r.isDigest) { relayHead(res, check); return }
     }
     const up = await fetchManifest({
       registry: r.up.url,
@@ -80,23 +104,16 @@ export async function serveManifest (ctx: MirrorContext, req: IncomingMessage, r
       reference: r.reference,
       // A HEAD by tag stays a HEAD upstream: it does not count as a pull at Docker Hub.
       method: r.head && !r.isDigest ? 'HEAD' : 'GET',
-      accept: Array.isArray(accept) ? accept.join(', ') : accept,
-      credentials: auth == null ? r.up.credentials : undefined,
+      accept,
+      credentials: oursWanted ? r.up.credentials : undefined,
       clientAuthorization: auth,
       tokenCache: ctx.tokenCache,
       signal: r.signal
     })
     if (up.status !== 200) { relayUpstream(res, up, r.head); return }
-    if (up.body == null) {
-      // HEAD by tag: relay what the upstream said; containerd resolves with these three headers.
-      const headers: Record<string, string | number> = { 'docker-distribution-api-version': 'registry/2.0' }
-      if (up.contentType != null) headers['content-type'] = up.contentType
-      if (up.digest != null) headers['docker-content-digest'] = up.digest
-      if (up.contentLength != null) headers['content-length'] = up.contentLength
-      res.writeHead(200, headers)
-      res.end()
-      return
-    }
+    // An anonymous fetch without our credentials was itself the check, and it passed.
+    if (auth == null && !oursWanted) ctx.markOpen(r.up)
+    if (up.body == null) { relayHead(res, up); return }
     const digest = sha256(up.body)
     const expected = r.isDigest ? r.reference : up.digest
     if (expected != null && expected !== digest) {
@@ -110,6 +127,16 @@ export async function serveManifest (ctx: MirrorContext, req: IncomingMessage, r
     ctx.log.debug({ err, ref: r.reference }, 'manifest failed')
     sendFailure(res, err, 'MANIFEST_UNKNOWN', r.head)
   }
+}
+
+/** HEAD by tag: relay what the upstream said; containerd resolves with these three headers. */
+function relayHead (res: ServerResponse, up: ManifestResponse): void {
+  const headers: Record<string, string | number> = { 'docker-distribution-api-version': 'registry/2.0' }
+  if (up.contentType != null) headers['content-type'] = up.contentType
+  if (up.digest != null) headers['docker-content-digest'] = up.digest
+  if (up.contentLength != null) headers['content-length'] = up.contentLength
+  res.writeHead(200, headers)
+  res.end()
 }
 
 function relayUpstream (res: ServerResponse, up: ManifestResponse, head: boolean): void {

@@ -30,7 +30,7 @@ describe.skipIf(!REAL)('private upstreams (token auth, basic auth)', () => {
   let basicReg: RegistryProcess
   const stops: Array<() => Promise<void>> = []
 
-  async function mirrorFor (reg: RegistryProcess, extra: { credentials?: Record<string, { username: string, password: string }> } = {}): Promise<{ mirror: RegistryMirror, node: FakeNode }> {
+  async function mirrorFor (reg: RegistryProcess, extra: { credentials?: Record<string, { username: string, password: string }>, accessCheck?: boolean } = {}): Promise<{ mirror: RegistryMirror, node: FakeNode }> {
     const node = createFakeNode()
     const mirror = createRegistryMirror({ node }, { listen: '127.0.0.1:0', upstreams: { [reg.hostPort]: reg.url }, ...extra })
     await mirror.start()
@@ -112,9 +112,64 @@ describe.skipIf(!REAL)('private upstreams (token auth, basic auth)', () => {
     expect(node.local.has(image.layers[1].digest)).toBe(true)
     const anon = await fetch(`${mirror.url}/v2/${REPO}/blobs/${image.layers[1].digest}${q}`)
     expect(anon.status).toBe(401)
-    // Tags resolve with the mirror's credentials for callers without their own.
+  }, 60_000)
+
+  // Issue #9: manifests by tag, or by a digest the node does not hold, were
+  // fetched with the mirror's own credentials for anonymous callers.
+  for (const kind of ['token', 'basic'] as const) {
+    it(`${kind} auth: a mirror with its own credentials gives an anonymous caller no private manifest, by tag or by digest; an authorised caller gets it`, async () => {
+      const reg = kind === 'token' ? tokenReg : basicReg
+      const { mirror, node } = await mirrorFor(reg, { credentials: { [reg.hostPort]: { username: 'alice', password: 'alice-pw' } } })
+      const q = `?ns=${encodeURIComponent(reg.hostPort)}`
+      const accept = 'application/vnd.oci.image.manifest.v1+json'
+      const byTag = `${mirror.url}/v2/${REPO}/manifests/${image.tag}${q}`
+      const byDigest = `${mirror.url}/v2/${REPO}/manifests/${image.manifest.digest}${q}`
+      const refused = async (url: string, method: string, headers: Record<string, string> = {}): Promise<void> => {
+        const r = await fetch(url, { method, headers: { accept, ...headers } })
+        const body = Buffer.from(await r.arrayBuffer()).toString('utf8')
+        expect(r.status, `${method} ${url}`).toBe(401)
+        expect(body).not.toContain('"layers"') // no manifest bytes, whatever the error body says
+        if (method === 'GET') expect(JSON.parse(body).errors[0].code).toBe('UNAUTHORIZED')
+        expect(r.headers.get('www-authenticate') ?? '').toMatch(kind === 'token' ? /^Bearer realm=/ : /^Basic/)
+      }
+      // Anonymous, the node holding nothing: by tag (HEAD and GET) and by digest.
+      for (const method of ['HEAD', 'GET']) {
+        await refused(byTag, method)
+        await refused(byDigest, method)
+      }
+      expect(node.local.has(image.manifest.digest)).toBe(false)
+      const wrong = kind === 'token' ? `Bearer ${tokens.tokenFor('bob', `repository:${REPO}:pull`)}` : basic('alice', 'wrong')
+      const w = await fetch(byTag, { headers: { accept, authorization: wrong } })
+      expect([401, 403]).toContain(w.status)
+      await w.arrayBuffer()
+
+      // The authorised caller gets both, with the right bytes; the mirror keeps the one by digest.
+      const right = kind === 'token' ? `Bearer ${tokens.tokenFor('alice', `repository:${REPO}:pull`)}` : basic('alice', 'alice-pw')
+      const tag = await fetch(byTag, { headers: { accept, authorization: right } })
+      expect(tag.status).toBe(200)
+      expect(tag.headers.get('docker-content-digest')).toBe(image.manifest.digest)
+      const expected = await readFile(join(image.dir, 'blobs', 'sha256', image.manifest.digest.slice(7)))
+      expect(Buffer.from(await tag.arrayBuffer()).equals(expected)).toBe(true)
+      const dig = await fetch(byDigest, { headers: { accept, authorization: right } })
+      expect(dig.status).toBe(200)
+      expect(Buffer.from(await dig.arrayBuffer()).equals(expected)).toBe(true)
+      for (let i = 0; i < 50 && !node.local.has(image.manifest.digest); i++) await new Promise(resolve => setTimeout(resolve, 20))
+      expect(node.local.has(image.manifest.digest)).toBe(true)
+
+      // Held now: still refused to an anonymous caller.
+      await refused(byDigest, 'GET')
+      await refused(byDigest, 'HEAD')
+    }, 60_000)
+  }
+
+  it('accessCheck: false (a trusted cluster): the mirror\'s credentials fetch manifests for anonymous callers', async () => {
+    const { mirror } = await mirrorFor(basicReg, { credentials: { [basicReg.hostPort]: { username: 'alice', password: 'alice-pw' } }, accessCheck: false })
+    const q = `?ns=${encodeURIComponent(basicReg.hostPort)}`
     const tag = await fetch(`${mirror.url}/v2/${REPO}/manifests/${image.tag}${q}`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
     expect(tag.status).toBe(200)
     expect(tag.headers.get('docker-content-digest')).toBe(image.manifest.digest)
+    const dig = await fetch(`${mirror.url}/v2/${REPO}/manifests/${image.manifest.digest}${q}`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+    expect(dig.status).toBe(200)
+    await dig.arrayBuffer()
   }, 60_000)
 })
