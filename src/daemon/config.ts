@@ -47,7 +47,7 @@ export interface DaemonConfig {
   bootstrapTimeout: number
   /** CIDRs (multiaddr form) exempt from the connection limits; default loopback only. */
   allowConnectionsFrom?: string[]
-  /** Also exempt the private ranges (RFC 1918, fc00::/7) from the connection limits, as before 0.2. */
+  /** Also exempt the private ranges (RFC 1918, fc00::/7) from the connection limits: the old default. */
   exemptPrivateRanges: boolean
   /** Open inbound connections one remote IP may hold (loopback is exempt). */
   maxInboundConnectionsPerHost?: number

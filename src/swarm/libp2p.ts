@@ -37,7 +37,7 @@ export interface SwarmLibp2pInit {
   psk?: Uint8Array
   /** CIDRs exempt from every connection limit (libp2p's and the gater's caps). Default: loopback. */
   allow?: string[]
-  /** Add the private ranges to `allow` (the pre-0.2 default). */
+  /** Add the private ranges to `allow` (the old default). */
   exemptPrivateRanges?: boolean
   /** Only these peer ids may connect, in or out. Default: any. */
   allowPeers?: string[]
