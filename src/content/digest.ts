@@ -8,6 +8,8 @@ export const RAW_CODEC = 0x55
 export const SHA256_CODE = sha256Hasher.code
 
 const DIGEST_RE = /^sha256:([0-9a-f]{64})$/
+/** Longest string tried as a CID: a CIDv1 raw sha2-256 is 59 characters in base32, 62 in base36, 50 in base58btc. */
+export const MAX_CID_LENGTH = 100
 
 /** A parsed `sha256:<hex>` OCI digest. */
 export interface BlobDigest {
@@ -29,6 +31,11 @@ export function parseDigest (input: string): BlobDigest {
   }
   if (input.startsWith('sha256:')) {
     throw new InvalidDigestError(`invalid digest "${truncate(input)}": expected sha256: followed by 64 lowercase hex digits`)
+  }
+  // Base58 decoding is quadratic: a 16 KiB string took over a second (found
+  // by test/fuzz). A CID of our shape is at most about 62 characters.
+  if (input.length > MAX_CID_LENGTH) {
+    throw new InvalidDigestError(`invalid digest "${truncate(input)}": ${input.length} characters is too long for a digest or a CID`)
   }
   let cid: CID
   try {

@@ -36,6 +36,8 @@ export function parseSize (input: string | number, what = ''): number {
   const at = what === '' ? '' : `${what}: `
   if (typeof input === 'number') {
     if (!Number.isFinite(input) || input < 0) throw new ConfigError(`${at}expected a byte size like 10GiB, 500MB or 1048576, got ${input}`)
+    // Same bound as the string form (found by test/fuzz: 3.2e82 was taken as a size).
+    if (!Number.isSafeInteger(Math.floor(input))) throw new ConfigError(`${at}${input} is too large`)
     return Math.floor(input)
   }
   const m = SIZE_RE.exec(input)
@@ -49,17 +51,28 @@ export function parseSize (input: string | number, what = ''): number {
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+/**
+ * Longest duration: what a Node timer can wait (about 24.8 days). Node runs
+ * a longer timer after 1 ms instead, so `gcInterval: 1e9` would have run
+ * the GC back to back (found by test/fuzz).
+ */
+export const MAX_DURATION_MS = 2 ** 31 - 1
 
 /** Parses `500ms`, `30s`, `10m`, `1h` to milliseconds; a plain number is seconds. */
 export function parseDuration (input: string | number, what = ''): number {
   const at = what === '' ? '' : `${what}: `
   if (typeof input === 'number') {
     if (!Number.isFinite(input) || input < 0) throw new ConfigError(`${at}expected a duration like 30s or 10m, got ${input}`)
-    return input * 1000
+    return capDuration(input * 1000, at, String(input))
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/i.exec(input)
   if (m == null) throw new ConfigError(`${at}expected a duration like 30s, 10m or 1h, got ${JSON.stringify(input)}`)
-  return Math.floor(Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()])
+  return capDuration(Math.floor(Number(m[1]) * DURATION_UNITS[(m[2] ?? 's').toLowerCase()]), at, JSON.stringify(input))
+}
+
+function capDuration (ms: number, at: string, shown: string): number {
+  if (!(ms <= MAX_DURATION_MS)) throw new ConfigError(`${at}${shown} is longer than the longest timer, ${MAX_DURATION_MS} ms (24.8 days)`)
+  return ms
 }
 
 /** `1536` → `1.5 KiB`: binary units, for humans. */
