@@ -100,6 +100,7 @@ async function readApiRecordFile (file: string): Promise<ApiRecord | undefined> 
 
 /** Wildcard listen hosts: a daemon on `0.0.0.0:7483` also answers on `127.0.0.1:7483`. */
 const WILDCARD_HOSTS = ['0.0.0.0', '[::]']
+const LOOPBACK_HOSTS = ['127.0.0.1', '[::1]']
 
 /**
  * The token for the API at `base`, as the CLI finds it: STARLING_API_TOKEN;
@@ -113,7 +114,10 @@ export async function findApiToken (base: string, env: NodeJS.ProcessEnv): Promi
   if (fromEnv != null && fromEnv !== '') return fromEnv
   const u = new URL(base)
   const dir = defaultRuntimeDir(env)
-  const candidates = [u.origin, ...WILDCARD_HOSTS.map(h => `http://${h}:${u.port === '' ? '80' : u.port}`)]
+  const port = u.port === '' ? '80' : u.port
+  // `localhost` is how a person types it; the daemon records the address it bound.
+  const hosts = u.hostname === 'localhost' ? [u.hostname, ...LOOPBACK_HOSTS] : [u.hostname]
+  const candidates = [...hosts, ...WILDCARD_HOSTS].map(h => `http://${h}:${port}`)
   for (const api of candidates) {
     const record = await readApiRecordFile(join(dir, apiRecordName(api)))
     if (record == null) continue
