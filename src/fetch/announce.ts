@@ -1,6 +1,5 @@
 import type { BlobGossip, BlobTopic } from '../swarm/index.js'
 import type { Clock } from './clock.js'
-import { GOSSIP_BATCH_MS } from './constants.js'
 
 /**
  * The download's voice on its blob's gossip topic: changes are batched
@@ -12,23 +11,27 @@ export class Announcer {
   readonly #topic: BlobTopic
   readonly #clock: Clock
   readonly #state: (final: boolean) => BlobGossip
+  readonly #batchMs: () => number
   #cancelBatch?: () => void
   #last = 0
   #closed = false
 
-  constructor (topic: BlobTopic, clock: Clock, state: (final: boolean) => BlobGossip) {
+  /** `batchMs`: how long changes wait to go out together (it grows with the swarm). */
+  constructor (topic: BlobTopic, clock: Clock, state: (final: boolean) => BlobGossip, batchMs: () => number) {
     this.#topic = topic
     this.#clock = clock
     this.#state = state
+    this.#batchMs = batchMs
   }
 
   /** When the last message went out. */
   get lastPublish (): number { return this.#last }
 
-  /** Something changed: publish within GOSSIP_BATCH_MS, with whatever else changes meanwhile. */
+  /** Something changed: publish within one batch time of the last message, with whatever else changes meanwhile. */
   markDirty (): void {
     if (this.#cancelBatch != null || this.#closed) return
-    this.#cancelBatch = this.#clock.after(GOSSIP_BATCH_MS, () => { this.#cancelBatch = undefined; void this.publish() })
+    const wait = Math.max(0, this.#last + this.#batchMs() - this.#clock.now())
+    this.#cancelBatch = this.#clock.after(wait, () => { this.#cancelBatch = undefined; void this.publish() })
   }
 
   async publish (final = false): Promise<void> {

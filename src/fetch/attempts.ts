@@ -3,6 +3,9 @@ import type { AttemptView } from './scheduler.js'
 
 interface Attempt extends AttemptView { ctrl: AbortController }
 
+/** The reason a finished attempt's controller is aborted with (it only releases listeners): one shared error, not a stack trace per request. */
+const ATTEMPT_OVER = new AbortError('attempt over')
+
 /** Piece index of the whole-blob origin stream. */
 export const WHOLE = -1
 
@@ -39,7 +42,7 @@ export class Attempts {
     const list = (this.#byPiece.get(i) ?? []).filter(a => a.ctrl !== ctrl)
     if (list.length === 0) this.#byPiece.delete(i)
     else this.#byPiece.set(i, list)
-    if (!ctrl.signal.aborted) ctrl.abort(new AbortError('attempt over'))
+    if (!ctrl.signal.aborted) ctrl.abort(ATTEMPT_OVER)
   }
 
   /** Aborts every other request for piece i (it arrived). */

@@ -31,6 +31,15 @@ export const SCHEDULE_TICK_MS = 200
 export const WAKE_COALESCE_MS = 50
 /** State changes are batched this long into one gossip message (each costs every receiver a signature check). */
 export const GOSSIP_BATCH_MS = 500
+/**
+ * Gossip reaches every subscriber of a blob's topic, so a swarm of N sends
+ * each node N messages per round: the rounds stretch with N to keep what one
+ * node receives near this many messages a second (at 50 nodes nothing
+ * changes; at 1,000 a change goes out every 10 s, a heartbeat every 15 s).
+ */
+export const GOSSIP_RECEIVE_BUDGET_PER_S = 100
+/** The heartbeat is at least this many change batches. */
+export const HEARTBEAT_MIN_BATCHES = 1.5
 /** Hellos repeated while the first wave forms: the first one usually leaves before the gossip mesh exists. */
 export const HELLO_REPEAT_MS = [300, 900] as const
 /** Views have converged once the candidate set has not changed for this long. */
@@ -42,8 +51,10 @@ export const PROVIDE_TIMEOUT_MS = 60_000
 
 // ---- who is interested ------------------------------------------------------
 
-/** A peer heard from within this long (five heartbeats) still counts as interested. */
-export const INTEREST_TTL_MS = 15_000
+/** A peer heard from within this many heartbeats still counts as interested. */
+export const INTEREST_TTL_HEARTBEATS = 5
+/** A candidate list is recomputed at least this often even when no peer news came (interest expires with time). */
+export const CANDIDATES_MAX_AGE_MS = 200
 /** At most one meta request per peer this often. */
 export const META_INTERVAL_MS = 1000
 /** A meta request that takes longer than this has failed. */

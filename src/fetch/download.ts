@@ -19,7 +19,7 @@ import { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
 import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
-import { SwarmView } from './view.js'
+import { isBusy, SwarmView } from './view.js'
 import { DownloadReaders } from './waiters.js'
 
 export interface DownloadResult {
@@ -187,14 +187,10 @@ export class Download {
       return
     }
     const topic = this.#c.swarm.join(this.id.hex, (from, msg) => { this.#onGossip(from, msg) })
-    const announcer = this.#announcer = new Announcer(topic, this.#clock, final => this.#gossipState(final))
+    const announcer = this.#announcer = new Announcer(topic, this.#clock, final => this.#gossipState(final), () => this.#gossipBatchMs())
     this.#subscribers = () => topic.subscribers()
     this.#leave = () => { topic.leave() }
     void this.#discover()
-    this.#stops.push(this.#clock.every(this.#o.heartbeatMs, () => {
-      // full state for peers that missed a message; skipped when a change went out recently
-      if (this.#clock.now() - announcer.lastPublish >= this.#o.heartbeatMs * 0.75) void announcer.publish()
-    }))
     this.#stops.push(this.#clock.every(K.SCHEDULE_TICK_MS, () => { this.#tick() }))
     void announcer.publish()
     for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void announcer.publish() }))
@@ -305,6 +301,10 @@ export class Download {
     this.#lastTick = now
     if (this.#subscribers != null) this.#view.noteSubscribers(this.#subscribers(), now)
     this.#view.refreshBans()
+    // full state for peers that missed a message, when no change went out for a heartbeat
+    const heartbeat = this.#heartbeatMs()
+    this.#view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * heartbeat
+    if (this.#announcer != null && now - this.#announcer.lastPublish >= heartbeat) void this.#announcer.publish()
     this.#schedule()
     this.#checkStuck()
   }
@@ -410,10 +410,21 @@ export class Download {
     return Math.min(K.MAX_SLOWNESS_FACTOR, 1 + this.#lagMs / K.SCHEDULE_TICK_MS)
   }
 
+  /** Changes go out at most this often: longer in a larger swarm (GOSSIP_RECEIVE_BUDGET_PER_S). */
+  #gossipBatchMs (): number {
+    return Math.max(K.GOSSIP_BATCH_MS, 1000 * this.#view.subscribers.size / K.GOSSIP_RECEIVE_BUDGET_PER_S)
+  }
+
+  /** The heartbeat: the configured one, stretched with the gossip batch in a large swarm. */
+  #heartbeatMs (): number {
+    return Math.max(this.#o.heartbeatMs, K.HEARTBEAT_MIN_BATCHES * this.#gossipBatchMs())
+  }
+
   #takeoverTimes (): { heartbeatMs: number, claimFreshMs: number } {
     const slowness = this.#slowness()
     const stall = Math.max(this.#o.stallMs, K.STALL_OWN_PIECE_FACTOR * this.#originPieceMs)
-    return { heartbeatMs: this.#o.heartbeatMs * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * this.#o.heartbeatMs) * slowness }
+    const heartbeat = this.#heartbeatMs()
+    return { heartbeatMs: heartbeat * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * heartbeat) * slowness }
   }
 
   #missingEverywhere (): number {
@@ -455,16 +466,22 @@ export class Download {
   #request (i: number, src: PieceSource, got: (bytes: Uint8Array, ms: number) => Promise<void>, failed: (err: Error) => void, ended: () => void): void {
     const ctrl = this.#attempts.start(i, src.key, this.#clock.now())
     void (async () => {
+      // A BUSY answer frees nothing a pass could use now (that peer is backed
+      // off): the next coalesced pass is soon enough. Passes per BUSY were most
+      // of the engine's time while a 200-node swarm waited on its first holders.
+      let busy = false
       try {
         const t0 = this.#clock.now()
         const bytes = await src.get(i, ctrl.signal)
         await got(bytes, this.#clock.now() - t0)
       } catch (err) {
+        busy = isBusy(err)
         if (!this.signal.aborted && !ctrl.signal.aborted) failed(err as Error)
       } finally {
         ended()
         this.#attempts.end(i, ctrl)
-        this.#wake()
+        if (busy) this.#wakeSoon()
+        else this.#wake()
       }
     })()
   }

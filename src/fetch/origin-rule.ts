@@ -45,6 +45,8 @@ export class OriginRule {
 
   /** The candidates for this pass; ranks are recomputed only when the set changed. */
   setCandidates (cands: RemotePeer[], now: number): void {
+    // The view hands back the same array while nothing it depends on changed.
+    if (cands === this.#cands) return
     this.#cands = cands
     // an order-free fingerprint of the set (count, xor and sum of per-peer
     // hashes): O(n) with no sort or string join — it runs on every pass

@@ -2,8 +2,13 @@ import type { PeerId } from '@libp2p/interface'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
-import { BUSY_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, INTEREST_TTL_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
+import { BUSY_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
+
+/** A peer's "too many requests now" answer: a pause, not a failure. */
+export function isBusy (err: any): boolean {
+  return err?.busy === true || err?.name === 'BusyError'
+}
 
 /** A size and piece size some peer told us. */
 export interface SizeOffer { size: number, pieceSize: number }
@@ -30,11 +35,16 @@ export class SwarmView {
   /** Meta answers that arrived before we knew the size. */
   readonly #earlyMeta = new Map<string, BlobMeta>()
   readonly #probes = new Set<string>()
+  /** Bumped by every change a candidate list depends on (interest, location, origin access, bans). */
+  #version = 0
+  readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
   /** Who claims each piece for the origin, and when we heard it: piece → peer → time. */
   readonly #claims = new Map<number, Map<string, number>>()
   /** Peers whose have-set is counted in #avail (banned peers are taken out). */
   readonly #counted = new Set<string>()
   #avail = new Uint16Array(0)
+  /** Piece → the counted peers holding it: a holder lookup costs its holders, not the swarm. */
+  #holdersOf: Array<Set<string>> = []
   #n = 0
   #size = -1
   #pieceSize = 0
@@ -42,13 +52,15 @@ export class SwarmView {
   sizeOffer?: SizeOffer
   /** Subscribers of the blob's topic, as the gossip layer last said. */
   subscribers = new Set<string>()
+  /** A peer heard from within this long still counts as interested (the download sets it from its heartbeat). */
+  interestTtlMs = 15_000
   /** Meta requests not answered yet (the first origin request waits for them). */
   metaInflight = 0
 
   constructor (selfId: string, peerBook: PeerBook, changed: () => void) {
     this.#selfId = selfId
     this.#peerBook = peerBook
-    this.#changed = changed
+    this.#changed = () => { this.#version++; changed() }
   }
 
   get size (): number { return this.#peers.size }
@@ -63,6 +75,7 @@ export class SwarmView {
     if (p == null) {
       p = { id, key, hasOrigin: false, complete: false, claimed: new Map(), fetching: new Map(), lastProgress: now, lastSeen: 0, interest: 'unknown', inflight: 0, busyUntil: 0, failures: 0, metaAt: 0, metaPending: false }
       this.#peers.set(key, p)
+      this.#version++
     }
     return p
   }
@@ -72,6 +85,7 @@ export class SwarmView {
     this.#pieceSize = pieceSize
     this.#n = n
     this.#avail = new Uint16Array(n)
+    this.#holdersOf = Array.from({ length: n }, () => new Set<string>())
     this.#counted.clear()
     for (const [key, bytes] of this.#early) {
       const p = this.#peers.get(key)
@@ -85,14 +99,16 @@ export class SwarmView {
     this.#earlyMeta.clear()
     for (const p of this.#peers.values()) {
       if (p.have != null && p.have.length !== n) p.have = undefined
-      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) this.#count(p, +1)
+      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) this.#count(p, p.have, +1)
       if (p.have == null && (p.interest !== 'not' || p.complete)) { p.metaAt = 0; this.#probes.add(p.key) }
     }
   }
 
   /** Marks topic subscribers we have not heard from for a meta exchange (a seeder may linger on the topic). */
   noteSubscribers (ids: PeerId[], now: number): void {
-    this.subscribers = new Set(ids.map(id => id.toString()))
+    const next = new Set(ids.map(id => id.toString()))
+    if (next.size !== this.subscribers.size || ids.some(id => !this.subscribers.has(id.toString()))) this.#version++
+    this.subscribers = next
     for (const id of ids) {
       const key = id.toString()
       if (this.#peers.has(key)) continue
@@ -194,16 +210,38 @@ export class SwarmView {
   }
 
   #setHave (p: RemotePeer, have: Bitfield): void {
-    if (this.#counted.has(p.key)) this.#count(p, -1)
+    const old = p.have
+    const wasCounted = this.#counted.has(p.key)
     p.have = have
-    if (!this.#peerBook.isBanned(p.key)) this.#count(p, +1)
+    const counts = !this.#peerBook.isBanned(p.key)
+    if (wasCounted && counts && old != null && old.length === have.length) {
+      // Have-sets mostly grow by a piece or two: count only the bits that changed.
+      for (let b = 0; b < have.bytes.length; b++) {
+        const changed = old.bytes[b] ^ have.bytes[b]
+        if (changed === 0) continue
+        for (let bit = 0; bit < 8; bit++) {
+          if ((changed & (0x80 >> bit)) === 0) continue
+          const i = b * 8 + bit
+          if (i < this.#n) this.#countPiece(p.key, i, have.get(i) ? +1 : -1)
+        }
+      }
+      return
+    }
+    if (wasCounted && old != null) this.#count(p, old, -1)
+    if (counts) this.#count(p, have, +1)
   }
 
-  #count (p: RemotePeer, sign: 1 | -1): void {
-    if (p.have == null) return
-    for (const i of p.have.indexes()) if (i < this.#n) this.#avail[i] += sign
+  #count (p: RemotePeer, have: Bitfield | undefined, sign: 1 | -1): void {
+    if (have == null) return
+    for (const i of have.indexes()) if (i < this.#n) this.#countPiece(p.key, i, sign)
     if (sign > 0) this.#counted.add(p.key)
     else this.#counted.delete(p.key)
+  }
+
+  #countPiece (key: string, i: number, sign: 1 | -1): void {
+    this.#avail[i] += sign
+    if (sign > 0) this.#holdersOf[i].add(key)
+    else this.#holdersOf[i].delete(key)
   }
 
   /** A peer served a piece: its failure streak ends. */
@@ -213,7 +251,7 @@ export class SwarmView {
 
   /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
   peerFailed (p: RemotePeer, i: number, err: any, now: number): void {
-    if (err?.busy === true || err?.name === 'BusyError') {
+    if (isBusy(err)) {
       p.busyUntil = now + BUSY_BACKOFF_MS
       return
     }
@@ -226,14 +264,14 @@ export class SwarmView {
   forgetPiece (p: RemotePeer, i: number): void {
     if (p.have?.get(i) !== true) return
     p.have.unset(i)
-    if (this.#counted.has(p.key) && this.#avail[i] > 0) this.#avail[i]--
+    if (this.#counted.has(p.key) && this.#avail[i] > 0) this.#countPiece(p.key, i, -1)
   }
 
   /** Takes banned peers out of the availability counts (run once per tick, not per read). */
   refreshBans (): void {
     for (const key of [...this.#counted]) {
       const p = this.#peers.get(key)
-      if (p != null && this.#peerBook.isBanned(key)) this.#count(p, -1)
+      if (p != null && this.#peerBook.isBanned(key)) { this.#count(p, p.have, -1); this.#version++ }
     }
   }
 
@@ -255,10 +293,10 @@ export class SwarmView {
     this.#probes.add(p.key)
   }
 
-  /** Is this peer one that wants the blob now? Heard within INTEREST_TTL_MS, or on the topic. */
+  /** Is this peer one that wants the blob now? Heard within `interestTtlMs`, or on the topic. */
   isInterested (p: RemotePeer, now: number): boolean {
     const subscribed = this.subscribers.has(p.key)
-    if (p.interest === 'wants') return subscribed || now - p.lastSeen <= INTEREST_TTL_MS
+    if (p.interest === 'wants') return subscribed || now - p.lastSeen <= this.interestTtlMs
     // A topic subscriber we have not heard from yet: subscriptions travel in
     // milliseconds, state messages later; counting it closes the gap in
     // which each node of a first wave would believe it is alone.
@@ -271,6 +309,18 @@ export class SwarmView {
    * says otherwise), and able to reach the origin when `needOrigin`.
    */
   candidates (location: string, now: number, needOrigin: boolean): RemotePeer[] {
+    // Cached while nothing changed, for at most CANDIDATES_MAX_AGE_MS (interest
+    // expires with time): a pass runs on every event, a swarm of hundreds
+    // makes many events, and this scan was a fifth of the engine's time.
+    const cacheKey = `${needOrigin ? 1 : 0}${location}`
+    const cached = this.#candidateCache.get(cacheKey)
+    if (cached != null && cached.version === this.#version && now - cached.at < CANDIDATES_MAX_AGE_MS && now >= cached.at) return cached.peers
+    const out = this.#scanCandidates(location, now, needOrigin)
+    this.#candidateCache.set(cacheKey, { version: this.#version, at: now, peers: out })
+    return out
+  }
+
+  #scanCandidates (location: string, now: number, needOrigin: boolean): RemotePeer[] {
     const out: RemotePeer[] = []
     for (const p of this.#peers.values()) {
       if (!this.isInterested(p, now) || this.#peerBook.isBanned(p.key)) continue
@@ -282,7 +332,9 @@ export class SwarmView {
   }
 
   * holders (i: number, now: number, pipeline: number): Generator<RemotePeer> {
-    for (const key of this.#counted) {
+    const holders = this.#holdersOf[i]
+    if (holders == null) return
+    for (const key of holders) {
       const p = this.#peers.get(key)
       if (p?.have?.get(i) === true && p.inflight < pipeline && p.busyUntil <= now && !this.#peerBook.isBanned(key)) yield p
     }
