@@ -55,6 +55,8 @@ export const PROVIDE_TIMEOUT_MS = 60_000
 export const INTEREST_TTL_HEARTBEATS = 5
 /** A candidate list is recomputed at least this often even when no peer news came (interest expires with time). */
 export const CANDIDATES_MAX_AGE_MS = 200
+/** …and at most this often however much news comes (a pass runs per event; the gather waits for stability anyway). */
+export const CANDIDATES_MIN_AGE_MS = 50
 /** At most one meta request per peer this often. */
 export const META_INTERVAL_MS = 1000
 /** A meta request that takes longer than this has failed. */
@@ -104,6 +106,18 @@ export const MAX_SLOWNESS_FACTOR = 4
 export const MAX_HOLDERS_CONSIDERED = 32
 /** A peer answered BUSY: leave it alone this long. */
 export const BUSY_BACKOFF_MS = 300
+/**
+ * No stall by lying (docs/security.md, "Trust rule"): while an origin is
+ * usable, a peer that answered BUSY to every request for this long in a row
+ * stops counting as a holder (its pieces go to the origin) until it serves one.
+ */
+export const BUSY_STREAK_MAX_MS = 10_000
+/**
+ * A peer that has claimed origin pieces without a break for this long while
+ * its have-set did not grow for this long loses its claims: they are ignored
+ * until its have-set grows again.
+ */
+export const CLAIM_STALE_MS = 10_000
 /** After a failed request: 250 ms × 2^failures, at most 10 s. */
 export const FAILURE_BACKOFF_BASE_MS = 250
 export const MAX_FAILURE_BACKOFF_MS = 10_000

@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
 import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, sha256, type BlobDigest } from '../content/index.js'
-import { AbortError, DigestMismatchError, NoSourceError, OriginError } from '../errors.js'
+import { AbortError, DigestMismatchError, NoSourceError, OriginError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
 import type { BlobInterest } from '../transfer/types.js'
@@ -67,8 +67,21 @@ export class Download {
   pieceSize = 0
   #n = 0
   #have = new Bitfield(0)
-  /** Trusted piece digests: computed from origin bytes or from a verified write. */
+  /** Trusted piece digests: computed from origin bytes, or held by the store as trusted. */
   #digests: Array<Uint8Array | undefined> = []
+  /**
+   * Held pieces checked only against a peer's claim, with the digest and the
+   * peer that vouched for it (undefined: held before this download started).
+   * Never announced, never recorded as trusted; readers get their last bytes
+   * only after the whole-blob check (docs/security.md, "Trust rule").
+   */
+  readonly #provisional = new Map<number, { digest: Uint8Array, voucher?: string }>()
+  /** After a whole-blob mismatch: the provisional pieces to compare with the origin's bytes. */
+  #suspects = new Map<number, { digest: Uint8Array, voucher?: string }>()
+  /** Whole-blob mismatches so far (readers that streamed provisional bytes fail when it changes). */
+  resets = 0
+  /** The size came from a peer's offer, not from the origin. */
+  #sizeFromPeer = false
   #acceptsRanges = true
   #originFailed?: Error
   #originInflight = 0
@@ -130,7 +143,18 @@ export class Download {
     if (this.#origins.some(o => o.name === origin.name)) return
     this.#origins.push(origin)
     if (this.#originFailed != null) { this.#originFailed = undefined; this.#originIndex = this.#origins.length - 1 }
+    if (this.#sizeFromPeer && this.phase === 'fetching') void this.#checkPeerSize(origin)
     this.#wake()
+  }
+
+  /** A size taken from a peer meets an origin: if the origin says otherwise, the peer lied and the record goes. */
+  async #checkPeerSize (origin: Origin): Promise<void> {
+    try {
+      const st = await origin.stat({ signal: this.signal })
+      if (st.size === this.size || this.settled) return
+      this.#c.logger?.warn({ digest: this.digest, offered: this.size, origin: st.size }, 'a peer offered a wrong size: failing the download')
+      this.#fail(new DigestMismatchError(`${this.digest}: a peer offered size ${this.size}, the origin says ${st.size}; record dropped, fetch again`))
+    } catch {}
   }
 
   get #origin (): Origin | undefined { return this.#originFailed == null ? this.#origins[this.#originIndex] : undefined }
@@ -193,8 +217,11 @@ export class Download {
     void this.#discover()
     this.#stops.push(this.#clock.every(K.SCHEDULE_TICK_MS, () => { this.#tick() }))
     void announcer.publish()
-    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void announcer.publish() }))
-    if (info != null) await this.#setSize(info.size, info.pieceSize)
+    // Repeated while the swarm is small; a large one stretches its gossip
+    // rounds (a thousand nodes repeating hellos is three million messages).
+    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled && this.#gossipBatchMs() <= K.GOSSIP_BATCH_MS) void announcer.publish() }))
+    // A partial record's size may have come from a peer: with an origin, the origin's size wins.
+    if (info != null && this.#origin == null) await this.#setSize(info.size, info.pieceSize)
     else await this.#determineSize()
   }
 
@@ -225,13 +252,23 @@ export class Download {
     if (offer == null || offer.pieceSize !== choosePieceSize(offer.size)) {
       throw this.#originFailed ?? new NoSourceError(`no peer holds ${this.digest} and no origin was given`)
     }
+    this.#sizeFromPeer = true
     await this.#setSize(offer.size, offer.pieceSize)
   }
 
   async #setSize (size: number, pieceSize: number): Promise<void> {
     const n = pieceCount(size, pieceSize)
+    const held = await this.#c.store.stat(this.digest, { signal: this.signal })
+    if (held != null && !held.complete && (held.size !== size || held.pieceSize !== pieceSize) && !this.#sizeFromPeer) {
+      // A record sized by a peer that the origin contradicts: drop it and start over.
+      this.#c.logger?.warn({ digest: this.digest, recorded: held.size, origin: size }, 'partial record has a wrong size: dropped')
+      await this.#c.store.delete(this.digest)
+    }
     const have = await this.#c.store.open(this.digest, size, pieceSize, { signal: this.signal })
     const known = await this.#c.store.pieceDigests(this.digest, { signal: this.signal })
+    // Held pieces with no trusted digest were taken on a peer's word by an earlier download in this process.
+    this.#provisional.clear()
+    for (const i of have.indexes()) if (known?.[i] == null) this.#provisional.set(i, { digest: new Uint8Array(0) })
     // All at once: the scheduler must never see a size without its have-set and digests.
     this.#have = have
     this.#digests = Array.from({ length: n }, (_, i) => known?.[i])
@@ -301,6 +338,7 @@ export class Download {
     this.#lastTick = now
     if (this.#subscribers != null) this.#view.noteSubscribers(this.#subscribers(), now)
     this.#view.refreshBans()
+    this.#view.originUsable = this.#origin != null
     // full state for peers that missed a message, when no change went out for a heartbeat
     const heartbeat = this.#heartbeatMs()
     this.#view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * heartbeat
@@ -371,7 +409,9 @@ export class Download {
       // the best of a sample: in a swarm of hundreds, scanning every holder of every piece on every pass was most of the engine's time
       if (holders.length >= K.MAX_HOLDERS_CONSIDERED) break
     }
-    const { peer, sameLocation } = choosePeer(holders, p => trusted || p.claimed.has(i), this.#c.location, k => this.#c.peerBook.rtt(k))
+    // Checkable: a trusted digest, the holder's own claim, or another peer's claim (a relay of a provisional piece).
+    let vouched: boolean | undefined
+    const { peer, sameLocation } = choosePeer(holders, p => trusted || p.claimed.has(i) || (vouched ??= this.#view.voucher(i) != null), this.#c.location, k => this.#c.peerBook.rtt(k))
     if (peer == null) {
       // Held, but by nobody whose digest we can check: ask them for it.
       if (holders.length > 0) for (const p of holders) this.#view.wantProbe(p)
@@ -498,19 +538,25 @@ export class Download {
       // throughput in bench/p2p).
       release()
       this.#wake()
-      const want = this.#digests[i] ?? peer.claimed.get(i)
+      // A trusted digest if we have one; else the claim of a peer that
+      // vouched for it (the sender's own first), and the piece is provisional.
+      const trusted = this.#digests[i]
+      const vouch = trusted == null ? this.#view.voucher(i, peer) : undefined
+      const want = trusted ?? vouch?.digest
       const same = (peer.location ?? '') === this.#c.location
       try {
         // The store hashes the piece against `want` before it keeps it: that is the verification.
         if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
-        await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key)
+        await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key, vouch == null ? undefined : { voucher: vouch.key })
         this.#view.peerServed(peer)
       } catch (err: any) {
         if (err?.name !== 'DigestMismatchError' || this.#have.get(i)) throw err
         this.#c.events.pieceRejected(peer.key)
+        this.#view.forgetPiece(peer, i)
+        // Struck only when it contradicts a trusted digest or its own claim: a relay checked against another peer's claim is not to blame.
+        if (trusted == null && vouch?.key !== peer.key) return
         this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
         this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
-        this.#view.forgetPiece(peer, i)
       }
     }, (err) => {
       this.#view.peerFailed(peer, i, err, this.#clock.now())
@@ -554,7 +600,17 @@ export class Download {
   async #acceptFromOrigin (i: number, bytes: Uint8Array): Promise<void> {
     const d = sha256(bytes)
     // Origin bytes are the reference: peers that vouched for another digest lied.
-    for (const p of this.#view.contradicted(i, d, equalBytes)) this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`)
+    const liars = new Set<string>()
+    for (const p of this.#view.contradicted(i, d, equalBytes)) { liars.add(p.key); this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`) }
+    // After a whole-blob mismatch: a provisional piece the origin contradicts names its voucher.
+    const s = this.#suspects.get(i)
+    if (s != null) {
+      this.#suspects.delete(i)
+      if (s.voucher != null && s.digest.byteLength > 0 && !equalBytes(s.digest, d) && !liars.has(s.voucher)) {
+        this.#c.peerBook.strike(s.voucher, `vouched for a wrong digest of piece ${i} of ${this.digest}`)
+        this.#c.logger?.warn({ peer: s.voucher, piece: i, digest: this.digest }, 'origin bytes contradict a provisional piece: its voucher struck')
+      }
+    }
     await this.#accept(i, bytes, d, 'origin')
   }
 
@@ -586,12 +642,21 @@ export class Download {
     this.#fail(this.#originFailed ?? new NoSourceError(`no peer holds the missing pieces of ${this.digest} and no origin was given`))
   }
 
-  async #accept (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string): Promise<void> {
+  async #accept (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string, provisional?: { voucher: string }): Promise<void> {
     if (this.#have.get(i) || this.settled) return
-    await this.#c.store.writePiece(this.digest, i, bytes, d, { signal: this.signal })
+    try {
+      await this.#c.store.writePiece(this.digest, i, bytes, d, { signal: this.signal, provisional: provisional != null })
+    } catch (err) {
+      // A full disk is ours, not the sender's: fail the fetch at once, typed, and strike nobody.
+      if (!(err instanceof StoreFullError) && (err as Error)?.name !== 'StoreFullError') throw err
+      this.#c.logger?.warn({ digest: this.digest, piece: i, err: (err as Error).message }, 'store full: download failed')
+      this.#fail(err as Error)
+      return
+    }
     if (this.#have.get(i)) return
     this.#have.set(i)
-    this.#digests[i] = d
+    if (provisional != null) this.#provisional.set(i, { digest: d, voucher: provisional.voucher })
+    else this.#digests[i] = d
     if (peer != null) this.#fromPeer.set(i, peer)
     this.#originRule.settled(i)
     this.#crossRule.settled(i)
@@ -600,7 +665,8 @@ export class Download {
     this.#c.events.bytes(source, bytes.byteLength)
     this.#c.events.pieceVerified()
     this.#emit({ type: 'starling:fetch:piece', detail: { digest: this.digest, index: i, bytes: bytes.byteLength, source, peer } })
-    this.#announce.push({ index: i, digest: d })
+    // We vouch only for digests we trust: a provisional piece is relayed (it is in our have-set) but never announced.
+    if (provisional == null) this.#announce.push({ index: i, digest: d })
     this.#announcer?.markDirty()
     this.#provideOnce()
     this.#readers.arrived(i)
@@ -630,12 +696,26 @@ export class Download {
     this.#settle()
   }
 
-  /** The assembled blob failed its sha256: blame every peer that supplied a piece, start over from the origin only. */
+  /**
+   * The assembled blob failed its sha256. Only provisional pieces can be
+   * wrong (trusted ones matched origin bytes): with an origin, fetch again
+   * from it alone and strike the voucher of each provisional piece whose
+   * digest the origin's bytes contradict (#acceptFromOrigin); honest peers
+   * are not struck. With no origin, strike the voucher only when one peer
+   * vouched for every provisional piece (then it is the liar).
+   */
   async #quarantine (err: Error): Promise<void> {
-    const blamed = new Set(this.#fromPeer.values())
-    for (const p of blamed) this.#c.peerBook.strike(p, `supplied pieces of ${this.digest}, whose sha256 did not match`)
-    this.#c.logger?.warn({ digest: this.digest, blamed: [...blamed] }, 'blob failed its digest: retrying from the origin only')
-    if (this.#origin == null || this.#originOnly) throw err
+    const suspects = new Map(this.#provisional)
+    this.#provisional.clear()
+    this.resets++
+    const vouchers = new Set([...suspects.values()].map(s => s.voucher))
+    this.#c.logger?.warn({ digest: this.digest, provisional: suspects.size, vouchers: [...vouchers] }, 'blob failed its digest: retrying from the origin only')
+    if (this.#origin == null || this.#originOnly) {
+      const [only] = vouchers
+      if (vouchers.size === 1 && only != null) this.#c.peerBook.strike(only, `vouched for pieces of ${this.digest}, whose sha256 did not match`)
+      throw err
+    }
+    this.#suspects = suspects
     this.#originOnly = true
     this.#fromPeer.clear()
     this.#have = await this.#c.store.open(this.digest, this.size, this.pieceSize, { signal: this.signal })
@@ -694,6 +774,10 @@ export class Download {
     return readVerified(this, this.#c.store, range, signal)
   }
 
+  isProvisional (i: number): boolean {
+    return this.#provisional.has(i)
+  }
+
   readerAt (piece: number): { moveTo(piece: number): void, close(): void } {
     return this.#readers.at(piece, () => { this.#wake() })
   }
@@ -703,6 +787,8 @@ export class Download {
   #settle (): void {
     if (this.settled) return
     this.phase = 'done'
+    // The whole blob matched its digest: nothing is provisional any more.
+    this.#provisional.clear()
     const result = { digest: this.digest, size: this.size, bytesBySource: { ...this.#bytes } }
     this.#cleanup()
     this.#done.resolve(result)

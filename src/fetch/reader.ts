@@ -1,4 +1,5 @@
 import { pieceRange } from '../content/index.js'
+import { DigestMismatchError } from '../errors.js'
 import type { BlobStore } from '../store/types.js'
 
 /** What a streaming reader needs from a running download. */
@@ -14,11 +15,20 @@ export interface ReadSource {
   /** Why the download failed, once it has. */
   readonly failure: Error | undefined
   readonly done: Promise<unknown>
+  /** Is piece i held but checked only against a peer's claim (not yet proven by the whole-blob digest)? */
+  isProvisional(i: number): boolean
+  /** How many times the assembled blob failed its digest and was fetched again. */
+  readonly resets: number
 }
 
 /**
  * Streams verified bytes [offset, offset+length) in order while the download
- * runs: each piece is read from the store as soon as it is held.
+ * runs: each piece is read from the store as soon as it is held. The trust
+ * rule (docs/security.md): when any piece of the range is provisional
+ * (checked only against a peer's claim), the last piece of the range is held
+ * back until the whole blob matched its digest, and a reader that already
+ * gave out provisional bytes which then proved wrong fails instead of
+ * finishing — so no reader ever gets the final byte of a wrong body.
  */
 export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'read'>, range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
   await src.waitReady(signal)
@@ -28,10 +38,24 @@ export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'r
   const first = Math.floor(start / src.pieceSize)
   const last = Math.floor((end - 1) / src.pieceSize)
   const position = src.readerAt(first)
+  const resets = src.resets
+  let gaveProvisional = false
+  const refuseIfWrong = (): void => {
+    if (gaveProvisional && src.resets !== resets) throw new DigestMismatchError(`${src.digest}: bytes already streamed came from pieces that failed the whole-blob digest`)
+  }
   try {
     for (let i = first; i <= last; i++) {
       position.moveTo(i)
       await src.waitPiece(i, signal)
+      if (i === last) {
+        let anyProvisional = false
+        for (let k = first; k <= last && !anyProvisional; k++) anyProvisional = src.isProvisional(k)
+        if (anyProvisional) {
+          await waitDone(src, signal)
+          refuseIfWrong()
+        }
+      }
+      if (src.isProvisional(i)) gaveProvisional = true
       const r = pieceRange(src.size, src.pieceSize, i)
       const s = Math.max(start, r.start)
       const e = Math.min(end, r.end)
@@ -47,10 +71,21 @@ export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'r
         // outcome, then either report why or resume from the verified blob.
         if (src.failure != null || signal?.aborted === true) throw src.failure ?? err
         await src.done
+        refuseIfWrong()
         yield * store.read(src.digest, { offset: pos, length: e - pos }, { signal })
       }
     }
   } finally {
     position.close()
   }
+}
+
+async function waitDone (src: ReadSource, signal?: AbortSignal): Promise<void> {
+  if (signal == null) { await src.done; return }
+  signal.throwIfAborted()
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    src.done.then(() => { resolve() }, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
 }

@@ -77,6 +77,14 @@ export interface RemotePeer {
   claimed: Map<number, Uint8Array>
   /** Pieces it says it is fetching from the origin now, with when it said so. */
   fetching: Map<number, number>
+  /** Since when it has claimed origin pieces without a break (undefined: no claim now). */
+  claimingSince?: number
+  /** Last time its have-set grew (claims are honoured only while it makes progress). */
+  haveGrewAt?: number
+  /** Start of its current run of BUSY answers to us (undefined: it served, or never said BUSY). */
+  busySince?: number
+  /** BUSY for longer than BUSY_STREAK_MAX_MS with an origin usable: not counted as a holder. */
+  demoted?: boolean
   /** Last time it announced a new piece (or first seen). */
   lastProgress: number
   /** Last time it told us anything (gossip or meta). */

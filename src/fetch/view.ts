@@ -2,7 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
-import { BUSY_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
+import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 
 /** A peer's "too many requests now" answer: a pause, not a failure. */
@@ -28,7 +28,10 @@ export interface SizeOffer { size: number, pieceSize: number }
 export class SwarmView {
   readonly #selfId: string
   readonly #peerBook: PeerBook
+  /** Something a candidate list depends on changed; tell the download. */
   readonly #changed: () => void
+  /** Tell the download, with the candidate lists still valid. */
+  readonly #notify: () => void
   readonly #peers = new Map<string, RemotePeer>()
   /** Gossip have-sets that arrived before we knew the size. */
   readonly #early = new Map<string, Uint8Array>()
@@ -61,6 +64,7 @@ export class SwarmView {
     this.#selfId = selfId
     this.#peerBook = peerBook
     this.#changed = () => { this.#version++; changed() }
+    this.#notify = changed
   }
 
   get size (): number { return this.#peers.size }
@@ -122,15 +126,21 @@ export class SwarmView {
     if (key === this.#selfId) return
     const p = this.ensure(from, now)
     p.lastSeen = now
+    const interest = msg.leaving || msg.complete ? 'not' : 'wants'
+    // Only what a candidate list depends on invalidates it: in a swarm of
+    // hundreds a message arrives every few milliseconds, most say nothing new.
+    if (p.location !== msg.location || p.hasOrigin !== msg.hasOrigin || p.interest !== interest) {
+      this.#version++
+      if (p.location !== msg.location) this.#peerBook.setLocation(key, msg.location)
+    }
     p.location = msg.location
-    this.#peerBook.setLocation(key, msg.location)
     p.hasOrigin = msg.hasOrigin
     p.complete = msg.complete
-    p.interest = msg.leaving || msg.complete ? 'not' : 'wants'
+    p.interest = interest
     const size = Number(msg.size)
     if (size > 0 || msg.pieceSize > 0) this.#offer(size, msg.pieceSize)
     if (this.#size >= 0) {
-      if (size === this.#size && msg.pieceSize === this.#pieceSize) this.#setHave(p, new Bitfield(this.#n, msg.have))
+      if (size === this.#size && msg.pieceSize === this.#pieceSize) this.#setHave(p, new Bitfield(this.#n, msg.have), now)
     } else if (size > 0) {
       this.#early.set(key, msg.have)
     }
@@ -140,12 +150,19 @@ export class SwarmView {
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
     this.#setClaims(p, msg.fetching, now)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
-    if (p.have != null) {
-      for (const i of p.have.indexes()) {
-        if (trusted[i] == null && !p.claimed.has(i)) { this.#probes.add(key); break }
+    if (p.have != null && !this.#probes.has(key) && p.claimed.size < p.have.count && this.#lacksDigest(p, trusted)) this.#probes.add(key)
+    this.#notify()
+  }
+
+  #lacksDigest (p: RemotePeer, trusted: Array<Uint8Array | undefined>): boolean {
+    const have = p.have!
+    for (let b = 0; b < have.bytes.length; b++) {
+      if (have.bytes[b] === 0) continue
+      for (let i = b * 8; i < Math.min(have.length, b * 8 + 8); i++) {
+        if (have.get(i) && trusted[i] == null && !p.claimed.has(i)) return true
       }
     }
-    this.#changed()
+    return false
   }
 
   /** What a peer told us with its own meta request (its interest in our blob). */
@@ -167,7 +184,7 @@ export class SwarmView {
       if (meta.complete && interest == null) p.interest = 'not'
       this.#offer(meta.size, meta.pieceSize)
       if (this.#size < 0) this.#earlyMeta.set(p.key, meta)
-      else if (meta.size === this.#size && meta.pieceSize === this.#pieceSize) this.#takeMeta(p, meta)
+      else if (meta.size === this.#size && meta.pieceSize === this.#pieceSize) this.#takeMeta(p, meta, now)
     } else if (interest == null && p.interest === 'unknown' && !this.subscribers.has(p.key)) {
       // It knows nothing of the blob and said nothing of interest (an older
       // peer, or one that does not want it): not a candidate.
@@ -176,8 +193,8 @@ export class SwarmView {
     this.#changed()
   }
 
-  #takeMeta (p: RemotePeer, meta: BlobMeta): void {
-    this.#setHave(p, meta.have)
+  #takeMeta (p: RemotePeer, meta: BlobMeta, now?: number): void {
+    this.#setHave(p, meta.have, now)
     meta.pieceDigests.forEach((d, i) => { if (d != null) p.claimed.set(i, d) })
   }
 
@@ -192,6 +209,11 @@ export class SwarmView {
   #setClaims (p: RemotePeer, pieces: number[], now: number): void {
     for (const i of p.fetching.keys()) this.#claims.get(i)?.delete(p.key)
     p.fetching.clear()
+    // Claims are bounded in time: a peer that keeps claiming while its
+    // have-set does not grow (a liar holding the origin back) is ignored.
+    if (pieces.length === 0) { p.claimingSince = undefined; return }
+    p.claimingSince ??= now
+    if (now - p.claimingSince > CLAIM_STALE_MS && now - (p.haveGrewAt ?? p.claimingSince) > CLAIM_STALE_MS) return
     for (const i of pieces) {
       p.fetching.set(i, now)
       let m = this.#claims.get(i)
@@ -209,11 +231,12 @@ export class SwarmView {
     if (this.sizeOffer == null && size >= 0 && pieceSize > 0) this.sizeOffer = { size, pieceSize }
   }
 
-  #setHave (p: RemotePeer, have: Bitfield): void {
+  #setHave (p: RemotePeer, have: Bitfield, now?: number): void {
     const old = p.have
     const wasCounted = this.#counted.has(p.key)
+    if (now != null && (old == null || have.count > old.count)) p.haveGrewAt = now
     p.have = have
-    const counts = !this.#peerBook.isBanned(p.key)
+    const counts = !this.#peerBook.isBanned(p.key) && p.demoted !== true
     if (wasCounted && counts && old != null && old.length === have.length) {
       // Have-sets mostly grow by a piece or two: count only the bits that changed.
       for (let b = 0; b < have.bytes.length; b++) {
@@ -247,12 +270,26 @@ export class SwarmView {
   /** A peer served a piece: its failure streak ends. */
   peerServed (p: RemotePeer): void {
     p.failures = 0
+    p.busySince = undefined
+    if (p.demoted === true) {
+      p.demoted = false
+      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) { this.#count(p, p.have, +1); this.#version++ }
+    }
   }
+
+  /** Set by the download: BUSY streaks demote holders only while an origin can take their pieces. */
+  originUsable = false
 
   /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
   peerFailed (p: RemotePeer, i: number, err: any, now: number): void {
     if (isBusy(err)) {
       p.busyUntil = now + BUSY_BACKOFF_MS
+      p.busySince ??= now
+      // BUSY is bounded in time: a holder that only ever says BUSY must not keep the origin away.
+      if (this.originUsable && p.demoted !== true && now - p.busySince > BUSY_STREAK_MAX_MS) {
+        p.demoted = true
+        if (this.#counted.has(p.key)) { this.#count(p, p.have, -1); this.#version++ }
+      }
       return
     }
     p.failures++
@@ -314,7 +351,12 @@ export class SwarmView {
     // makes many events, and this scan was a fifth of the engine's time.
     const cacheKey = `${needOrigin ? 1 : 0}${location}`
     const cached = this.#candidateCache.get(cacheKey)
-    if (cached != null && cached.version === this.#version && now - cached.at < CANDIDATES_MAX_AGE_MS && now >= cached.at) return cached.peers
+    if (cached != null && now >= cached.at) {
+      const age = now - cached.at
+      // News is taken at most every CANDIDATES_MIN_AGE_MS: while a swarm of a
+      // thousand forms, every message brings a new peer.
+      if (age < CANDIDATES_MIN_AGE_MS || (cached.version === this.#version && age < CANDIDATES_MAX_AGE_MS)) return cached.peers
+    }
     const out = this.#scanCandidates(location, now, needOrigin)
     this.#candidateCache.set(cacheKey, { version: this.#version, at: now, peers: out })
     return out
@@ -368,5 +410,20 @@ export class SwarmView {
       }
     }
     return liars
+  }
+
+  /**
+   * A peer that vouched for a digest of piece i, preferring `first`: a piece
+   * relayed by a peer that did not vouch for it is checked against the claim
+   * of one that did, and attributed to it (docs/security.md, "Trust rule").
+   */
+  voucher (i: number, first?: RemotePeer): { key: string, digest: Uint8Array } | undefined {
+    const own = first?.claimed.get(i)
+    if (first != null && own != null) return { key: first.key, digest: own }
+    for (const p of this.#peers.values()) {
+      const d = p.claimed.get(i)
+      if (d != null && !this.#peerBook.isBanned(p.key)) return { key: p.key, digest: d }
+    }
+    return undefined
   }
 }

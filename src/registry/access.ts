@@ -19,6 +19,9 @@ export function sendFailure (res: ServerResponse, err: unknown, unknownCode: Oci
     sendOciError(res, 'DENIED', 'the upstream registry denies access', { head })
   } else if (status === 404 || status === 410 || name === 'NoSourceError' || name === 'NotFoundError') {
     sendOciError(res, unknownCode, 'not found upstream or in the swarm', { head })
+  } else if (name === 'StoreFullError') {
+    // the mirror's own disk is full: 507, not an upstream problem
+    sendOciError(res, 'UNAVAILABLE', `mirror store is full: ${(err as Error).message}`, { status: 507, head })
   } else if (name === 'InvalidDigestError') {
     sendOciError(res, 'DIGEST_INVALID', 'invalid digest', { head })
   } else {

@@ -2,7 +2,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
 import { checkSameShape, checkShape, digestArg, markUsed, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
 import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
@@ -119,7 +119,7 @@ export class LevelStore implements BlobStore {
     })
   }
 
-  async writePiece (digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async writePiece (digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options: WritePieceOptions = {}): Promise<void> {
     const { hex } = digestArg(digest)
     const e0 = this.#c.need(digest)
     const len = pieceLength(e0.rec.size, e0.rec.pieceSize, index)
@@ -142,9 +142,11 @@ export class LevelStore implements BlobStore {
           await writeAt(fh, index * e.rec.pieceSize, bytes)
         })
       } catch (err) { throw mapFsError(err, `writing piece ${index} of ${digest}`) }
-      await this.#c.write([IndexDb.putPiece(hex, index, pieceDigest)])
+      // A provisional piece (checked only against a peer's claim) is never
+      // recorded: start() does not know it, so a restart drops it.
+      if (options.provisional !== true) await this.#c.write([IndexDb.putPiece(hex, index, pieceDigest)])
       if (e.held.set(index)) {
-        e.digests[index] = Uint8Array.from(pieceDigest)
+        if (options.provisional !== true) e.digests[index] = Uint8Array.from(pieceDigest)
         e.heldBytes += len
         this.#c.usage += len
       }

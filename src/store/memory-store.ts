@@ -1,6 +1,6 @@
 import { Bitfield, equalBytes, pieceLength, pieceRange, PieceMapBuilder, choosePieceSize, sha256, type PieceMap } from '../content/index.js'
 import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError, throwIfAborted } from '../errors.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
 import type { AbortOptions } from '../types.js'
 import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
 import { newEntry, type Entry } from './recover.js'
@@ -67,7 +67,7 @@ export class MemoryStore implements BlobStore {
     return e.held.clone()
   }
 
-  async writePiece (digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options: AbortOptions = {}): Promise<void> {
+  async writePiece (digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options: WritePieceOptions = {}): Promise<void> {
     const e = this.#need(digest)
     const len = pieceLength(e.rec.size, e.rec.pieceSize, index)
     if (bytes.byteLength !== len) throw new InvalidRequestError(`piece ${index} of ${digest} must be ${len} bytes, got ${bytes.byteLength}`)
@@ -75,7 +75,7 @@ export class MemoryStore implements BlobStore {
     throwIfAborted(options.signal)
     if (e.rec.complete || !e.held.set(index)) return
     e.pieces[index] = Uint8Array.from(bytes)
-    e.digests[index] = Uint8Array.from(pieceDigest)
+    if (options.provisional !== true) e.digests[index] = Uint8Array.from(pieceDigest)
     e.heldBytes += len
   }
 

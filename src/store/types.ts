@@ -64,8 +64,12 @@ export interface BlobStore extends Startable {
    * Verifies a piece against `pieceDigest` (DigestMismatchError, nothing
    * stored, if it differs: this is where pieces from peers are checked),
    * writes it at its offset in the sparse partial file, then marks it held.
+   * With `provisional` (the digest came only from a peer's claim, not from a
+   * trusted source) the piece is held in memory but its digest is neither
+   * recorded in the index nor returned by `pieceDigests`: after a restart the
+   * piece is not held (docs/security.md, "Trust rule").
    */
-  writePiece(digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options?: AbortOptions): Promise<void>
+  writePiece(digest: string, index: number, bytes: Uint8Array, pieceDigest: Uint8Array, options?: WritePieceOptions): Promise<void>
   /** Digests recorded for held pieces of a partial blob (undefined where not held). For a complete blob, its piece map's digests. */
   pieceDigests(digest: string, options?: AbortOptions): Promise<Array<Uint8Array | undefined> | undefined>
   /**
@@ -102,6 +106,11 @@ export interface BlobStore extends Startable {
   usage(): StoreUsage
   /** Evicts LRU complete blobs until usage + `needBytes` fits the quota (or `targetBytes` if given). */
   gc(options?: AbortOptions & { needBytes?: number, targetBytes?: number }): Promise<GcResult>
+}
+
+export interface WritePieceOptions extends AbortOptions {
+  /** Checked only against a peer's claim: held until restart, never recorded as trusted. */
+  provisional?: boolean
 }
 
 export interface StoreEvents {
