@@ -2,7 +2,7 @@ import type { FileHandle } from 'node:fs/promises'
 import { throwIfAborted } from '../errors.js'
 
 /**
- * Streams [start, end) of a file through fs streams. `use` (acquire) and
+ * Streams [start, end) of a file with positional reads. `use` (acquire) and
  * `open` run lazily on the first pull and are undone when the consumer
  * finishes, breaks or fails, so a reader keeps the blob from being evicted
  * exactly as long as it reads.
@@ -17,24 +17,21 @@ export function streamFile (open: () => Promise<{ fh: FileHandle, release: () =>
       throwIfAborted(signal)
       if (end <= start) return
       const { fh, release } = await open()
-      // the handle may be shared (a partial's pooled fd): the stream must not close it
-      const stream = fh.createReadStream({ start, end: end - 1, highWaterMark: chunk, autoClose: false, emitClose: false })
-      const onAbort = (): void => { stream.destroy() }
-      signal?.addEventListener('abort', onAbort, { once: true })
+      // Positional reads, not fh.createReadStream: the handle may be shared
+      // (a partial's pooled fd), and two read streams on one FileHandle at
+      // once could leave the second without data (seen with the HTTP API and
+      // a library reader on one partial blob).
       try {
-        try {
-          for await (const buf of stream) {
-            throwIfAborted(signal)
-            yield buf as Buffer
-          }
-        } catch (err) {
-          throwIfAborted(signal) // the abort's reason, not the premature close it caused
-          throw err
+        for (let pos = start; pos < end;) {
+          throwIfAborted(signal)
+          const len = Math.min(chunk, end - pos)
+          const buf = Buffer.allocUnsafeSlow(len)
+          const { bytesRead } = await fh.read(buf, 0, len, pos)
+          if (bytesRead === 0) throw new Error(`short read at ${pos} of [${start}, ${end})`)
+          pos += bytesRead
+          yield bytesRead === len ? buf : buf.subarray(0, bytesRead)
         }
-        throwIfAborted(signal)
       } finally {
-        signal?.removeEventListener('abort', onAbort)
-        stream.destroy()
         await release()
       }
     } finally {
