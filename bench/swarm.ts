@@ -11,6 +11,25 @@ import { startOriginServer } from '../test/fixtures/origin-server.js'
 import { loopbackAddr, startNodeProcess, type NodeProcess } from '../test/fixtures/swarm.js'
 import { cpuSeconds, median, peakRssMiB, writeRandomFile } from './util.js'
 
+/** Before the fetch: the nodes together must use less than this many cores per node for QUIET_MS (an idle node still runs gossipsub and DHT heartbeats). */
+const QUIET_CORES_PER_NODE = 0.03
+const QUIET_MS = 2000
+const SETTLE_POLL_MS = 500
+const MIN_SETTLE_MS = 4000
+const MAX_SETTLE_MS = 90_000
+
+async function idleCores (nodes: Array<{ proc: { pid?: number } }>): Promise<number> {
+  const a = await totalCpu(nodes)
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  return await totalCpu(nodes) - a
+}
+
+async function totalCpu (nodes: Array<{ proc: { pid?: number } }>): Promise<number> {
+  let t = 0
+  for (const n of nodes) t += await cpuSeconds(n.proc.pid!)
+  return t
+}
+
 const MiB = 1024 * 1024
 function arg (name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`)
@@ -32,7 +51,25 @@ try {
     nodes.push(...await Promise.all(Array.from({ length: Math.min(5, N - i) }, async (_, k) =>
       await startNodeProcess({ dataDir: join(dir, `n${i + k}`), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(first)] }))))
   }
-  await new Promise(resolve => setTimeout(resolve, 4000))
+  // A fleet asks for a new blob once it is up, not while it boots: wait
+  // until the nodes are quiet (start-up, connections, DHT refresh) — all of
+  // them together under QUIET_CORES_PER_NODE × N for QUIET_MS — at least MIN_SETTLE_MS,
+  // at most MAX_SETTLE_MS. Starting the fetch during the connection storm
+  // of 50 processes on 2 cores measured the boot, not the swarm.
+  const settleStart = performance.now()
+  await new Promise(resolve => setTimeout(resolve, MIN_SETTLE_MS))
+  let quietSince = -1
+  let last = await totalCpu(nodes)
+  while (performance.now() - settleStart < MAX_SETTLE_MS) {
+    await new Promise(resolve => setTimeout(resolve, SETTLE_POLL_MS))
+    const now = await totalCpu(nodes)
+    const cores = (now - last) / (SETTLE_POLL_MS / 1000)
+    last = now
+    if (cores >= QUIET_CORES_PER_NODE * nodes.length) { quietSince = -1; continue }
+    if (quietSince < 0) quietSince = performance.now()
+    if (performance.now() - quietSince >= QUIET_MS) break
+  }
+  console.log(`swarm settled after ${((performance.now() - settleStart) / 1000).toFixed(1)} s${quietSince < 0 ? ' (not quiet: gave up waiting)' : ''}; idle nodes use ${(await idleCores(nodes)).toFixed(2)} cores in all`)
   if (process.env.STARLING_BENCH_TIMELINE === '1') {
     const st = await Promise.all(nodes.map(async n => (await n.call('stats')).stats))
     console.log(`before the fetch, connected/gossip peers per node: ${st.map(x => `${x.connectedPeers}/${x.gossipPeers}`).join(' ')}`)

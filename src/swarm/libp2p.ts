@@ -132,6 +132,16 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
         floodPublish: true,
+        // A smaller mesh than gossipsub's 6 (4–12): every mesh peer forwards
+        // every message, so a node receives each one about D times, and in a
+        // 24-node swarm receiving and forwarding those copies was 40 % of a
+        // node's CPU during a fetch (bench/swarm, --cpu-prof). Four still
+        // reaches 50 nodes in three hops, and lazy gossip (IHAVE) repairs gaps.
+        D: 4,
+        Dlo: 3,
+        Dhi: 6,
+        Dout: 1,
+        Dscore: 2,
         // gossipsub's P6 penalty (IP colocation) scores every peer beyond the
         // 10th that shares an address at -5 x surplus^2. With 15 nodes on one
         // host (or behind one NAT, or pods sharing a node IP) each peer sits
