@@ -38,6 +38,8 @@ export class SwarmView {
   /** Meta answers that arrived before we knew the size. */
   readonly #earlyMeta = new Map<string, BlobMeta>()
   readonly #probes = new Set<string>()
+  /** Piece → a peer that vouched for its digest (a hint for `voucher`). */
+  readonly #someVoucher = new Map<number, string>()
   /** Bumped by every change a candidate list depends on (interest, location, origin access, bans). */
   #version = 0
   readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
@@ -145,7 +147,7 @@ export class SwarmView {
       this.#early.set(key, msg.have)
     }
     for (const pd of msg.pieces) {
-      if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) p.claimed.set(pd.index, pd.digest)
+      if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) { p.claimed.set(pd.index, pd.digest); if (!this.#someVoucher.has(pd.index)) this.#someVoucher.set(pd.index, key) }
     }
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
     this.#setClaims(p, msg.fetching, now)
@@ -195,7 +197,7 @@ export class SwarmView {
 
   #takeMeta (p: RemotePeer, meta: BlobMeta, now?: number): void {
     this.#setHave(p, meta.have, now)
-    meta.pieceDigests.forEach((d, i) => { if (d != null) p.claimed.set(i, d) })
+    meta.pieceDigests.forEach((d, i) => { if (d != null) { p.claimed.set(i, d); if (!this.#someVoucher.has(i)) this.#someVoucher.set(i, p.key) } })
   }
 
   #applyInterest (p: RemotePeer, interest: BlobInterest, now: number): void {
@@ -213,7 +215,7 @@ export class SwarmView {
     // have-set does not grow (a liar holding the origin back) is ignored.
     if (pieces.length === 0) { p.claimingSince = undefined; return }
     p.claimingSince ??= now
-    if (now - p.claimingSince > CLAIM_STALE_MS && now - (p.haveGrewAt ?? p.claimingSince) > CLAIM_STALE_MS) return
+    if (now - p.claimingSince > this.claimStaleMs && now - (p.haveGrewAt ?? p.claimingSince) > this.claimStaleMs) return
     for (const i of pieces) {
       p.fetching.set(i, now)
       let m = this.#claims.get(i)
@@ -279,6 +281,15 @@ export class SwarmView {
 
   /** Set by the download: BUSY streaks demote holders only while an origin can take their pieces. */
   originUsable = false
+  /**
+   * How long a BUSY streak, and claims with no growing have-set, are
+   * believed. The download stretches both with how slow pieces are and how
+   * loaded this node is (an honest seeder of a swarm on a saturated machine
+   * is BUSY for long stretches, an honest owner's origin piece can take
+   * longer than CLAIM_STALE_MS), never past MAX_LIAR_PATIENCE_MS.
+   */
+  busyStreakMs = BUSY_STREAK_MAX_MS
+  claimStaleMs = CLAIM_STALE_MS
 
   /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
   peerFailed (p: RemotePeer, i: number, err: any, now: number): void {
@@ -286,7 +297,7 @@ export class SwarmView {
       p.busyUntil = now + BUSY_BACKOFF_MS
       p.busySince ??= now
       // BUSY is bounded in time: a holder that only ever says BUSY must not keep the origin away.
-      if (this.originUsable && p.demoted !== true && now - p.busySince > BUSY_STREAK_MAX_MS) {
+      if (this.originUsable && p.demoted !== true && now - p.busySince > this.busyStreakMs) {
         p.demoted = true
         if (this.#counted.has(p.key)) { this.#count(p, p.have, -1); this.#version++ }
       }
@@ -420,9 +431,16 @@ export class SwarmView {
   voucher (i: number, first?: RemotePeer): { key: string, digest: Uint8Array } | undefined {
     const own = first?.claimed.get(i)
     if (first != null && own != null) return { key: first.key, digest: own }
+    // the first peer heard vouching for it, while it still does (O(1) on the scheduling path)
+    const known = this.#someVoucher.get(i)
+    const kp = known == null ? undefined : this.#peers.get(known)
+    const kd = kp?.claimed.get(i)
+    if (kp != null && kd != null && !this.#peerBook.isBanned(kp.key)) return { key: kp.key, digest: kd }
+    this.#someVoucher.delete(i)
+    if (known == null) return undefined
     for (const p of this.#peers.values()) {
       const d = p.claimed.get(i)
-      if (d != null && !this.#peerBook.isBanned(p.key)) return { key: p.key, digest: d }
+      if (d != null && !this.#peerBook.isBanned(p.key)) { this.#someVoucher.set(i, p.key); return { key: p.key, digest: d } }
     }
     return undefined
   }
