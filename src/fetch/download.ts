@@ -342,6 +342,9 @@ export class Download {
     // full state for peers that missed a message, when no change went out for a heartbeat
     const heartbeat = this.#heartbeatMs()
     this.#view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * heartbeat
+    const times = this.#takeoverTimes()
+    this.#view.claimStaleMs = Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.CLAIM_STALE_MS, times.claimFreshMs))
+    this.#view.busyStreakMs = Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.BUSY_STREAK_MAX_MS, K.BUSY_STREAK_PIECE_TIMES * this.#peerPieceMs * this.#slowness()))
     if (this.#announcer != null && now - this.#announcer.lastPublish >= heartbeat) void this.#announcer.publish()
     this.#schedule()
     this.#checkStuck()
@@ -452,7 +455,10 @@ export class Download {
 
   /** Changes go out at most this often: longer in a larger swarm (GOSSIP_RECEIVE_BUDGET_PER_S). */
   #gossipBatchMs (): number {
-    return Math.max(K.GOSSIP_BATCH_MS, 1000 * this.#view.subscribers.size / K.GOSSIP_RECEIVE_BUDGET_PER_S)
+    // The swarm's size: every peer heard from about this blob (a topic's
+    // subscriber list names only the peers we are connected to).
+    const swarm = Math.max(this.#view.subscribers.size, this.#view.size)
+    return Math.max(K.GOSSIP_BATCH_MS, 1000 * swarm / K.GOSSIP_RECEIVE_BUDGET_PER_S)
   }
 
   /** The heartbeat: the configured one, stretched with the gossip batch in a large swarm. */
