@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
-import { Bitfield, choosePieceSize, equalBytes, parseDigest, pieceCount, sha256, type BlobDigest } from '../content/index.js'
+import { Bitfield, choosePieceSize, parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, OriginError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
@@ -11,15 +11,15 @@ import { systemClock, type Clock } from './clock.js'
 import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
 import { Announcer } from './announce.js'
-import { readOriginWhole } from './origin-piece.js'
-import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
-import { choosePeer } from './policy.js'
+import { choosePeer, type TakeoverTimes } from './policy.js'
+import { Pace } from './pace.js'
+import { FetchPaths } from './fetch-paths.js'
 import { readVerified } from './reader.js'
 import { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
 import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
-import { isBusy, SwarmView } from './view.js'
+import { SwarmView } from './view.js'
 import { DownloadReaders } from './waiters.js'
 
 export interface DownloadResult {
@@ -76,16 +76,12 @@ export class Download {
    * only after the whole-blob check (docs/security.md, "Trust rule").
    */
   readonly #provisional = new Map<number, { digest: Uint8Array, voucher?: string }>()
-  /** After a whole-blob mismatch: the provisional pieces to compare with the origin's bytes. */
-  #suspects = new Map<number, { digest: Uint8Array, voucher?: string }>()
   /** Whole-blob mismatches so far (readers that streamed provisional bytes fail when it changes). */
   resets = 0
   /** The size came from a peer's offer, not from the origin. */
   #sizeFromPeer = false
   #acceptsRanges = true
   #originFailed?: Error
-  #originInflight = 0
-  #wholeRestarts = 0
   #originOnly = false
   #provided = false
   #discoveryDone = false
@@ -98,11 +94,10 @@ export class Download {
   #cancelSoon?: () => void
   #scores: number[] = []
   #refs = 0
-  /** Smoothed piece times (EWMA) and our own event-loop lag: they set stall, endgame and patience. */
-  #originPieceMs = 0
-  #peerPieceMs = K.INITIAL_PEER_PIECE_MS
-  #lagMs = 0
-  #lastTick: number
+  /** Load, piece times and what follows from them: gossip rounds, heartbeat, patience. */
+  readonly #pace: Pace
+  /** How a piece is fetched from a peer, a ranged origin or a whole-blob stream. */
+  readonly #paths: FetchPaths
   #failure?: Error
 
   constructor (digest: string, components: DownloadComponents, init: DownloadInit = {}) {
@@ -110,7 +105,7 @@ export class Download {
     this.digest = this.id.digest
     this.#c = components
     this.#clock = components.clock ?? systemClock
-    this.#startedAt = this.#lastTick = this.#clock.now()
+    this.#startedAt = this.#clock.now()
     this.#o = {
       originConcurrency: init.originConcurrency ?? K.DEFAULT_ORIGIN_CONCURRENCY,
       perPeerPipeline: init.perPeerPipeline ?? K.DEFAULT_PER_PEER_PIPELINE,
@@ -121,6 +116,7 @@ export class Download {
       heartbeatMs: init.heartbeatMs ?? K.DEFAULT_HEARTBEAT_MS,
       lingerMs: init.lingerMs ?? K.DEFAULT_LINGER_MS
     }
+    this.#pace = new Pace(this.#startedAt, this.#o)
     this.#rv = new Rendezvous(this.id.hex)
     this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wakeSoon() })
     this.#originRule = new OriginRule(components.selfId, this.#rv)
@@ -128,6 +124,20 @@ export class Download {
     // every request in flight and every meta question listens on the download's signal
     setMaxListeners(Infinity, this.#abort.signal)
     this.#attempts = new Attempts(this.#abort.signal)
+    this.#paths = new FetchPaths({
+      digest: this.digest,
+      size: () => this.size,
+      pieceSize: () => this.pieceSize,
+      signal: this.#abort.signal,
+      has: i => this.#have.get(i),
+      trusted: i => this.#digests[i],
+      accept: async (i, bytes, d, source, peer, provisional) => { await this.#accept(i, bytes, d, source, peer, provisional) },
+      originFailed: (origin, err) => { this.#originError(origin, err) },
+      originEnded: i => { this.#originRule.settled(i); this.#announcer?.markDirty() },
+      markDirty: () => { this.#announcer?.markDirty() },
+      wake: () => { this.#wake() },
+      wakeSoon: () => { this.#wakeSoon() }
+    }, { components, clock: this.#clock, view: this.#view, attempts: this.#attempts, pace: this.#pace })
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
   }
@@ -211,15 +221,13 @@ export class Download {
       return
     }
     const topic = this.#c.swarm.join(this.id.hex, (from, msg) => { this.#onGossip(from, msg) })
-    const announcer = this.#announcer = new Announcer(topic, this.#clock, final => this.#gossipState(final), () => this.#gossipBatchMs())
+    const announcer = this.#announcer = new Announcer(topic, this.#clock, final => this.#gossipState(final), () => this.#pace.gossipBatchMs(this.#swarmSize()))
     this.#subscribers = () => topic.subscribers()
     this.#leave = () => { topic.leave() }
     void this.#discover()
     this.#stops.push(this.#clock.every(K.SCHEDULE_TICK_MS, () => { this.#tick() }))
     void announcer.publish()
-    // Repeated while the swarm is small; a large one stretches its gossip
-    // rounds (a thousand nodes repeating hellos is three million messages).
-    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled && this.#gossipBatchMs() <= K.GOSSIP_BATCH_MS) void announcer.publish() }))
+    for (const ms of K.HELLO_REPEAT_MS) this.#stops.push(this.#clock.after(ms, () => { if (!this.settled) void announcer.publish() }))
     // A partial record's size may have come from a peer: with an origin, the origin's size wins.
     if (info != null && this.#origin == null) await this.#setSize(info.size, info.pieceSize)
     else await this.#determineSize()
@@ -333,18 +341,16 @@ export class Download {
 
   #tick (): void {
     const now = this.#clock.now()
-    // Timers that fire late say this machine is loaded: stretch patience, never shorten it.
-    this.#lagMs = this.#lagMs * (1 - K.EWMA_WEIGHT) + Math.max(0, now - this.#lastTick - K.SCHEDULE_TICK_MS) * K.EWMA_WEIGHT
-    this.#lastTick = now
+    this.#pace.tick(now)
     if (this.#subscribers != null) this.#view.noteSubscribers(this.#subscribers(), now)
     this.#view.refreshBans()
     this.#view.originUsable = this.#origin != null
     // full state for peers that missed a message, when no change went out for a heartbeat
-    const heartbeat = this.#heartbeatMs()
+    const swarm = this.#swarmSize()
+    const heartbeat = this.#pace.heartbeatMs(swarm)
     this.#view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * heartbeat
-    const times = this.#takeoverTimes()
-    this.#view.claimStaleMs = Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.CLAIM_STALE_MS, times.claimFreshMs))
-    this.#view.busyStreakMs = Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.BUSY_STREAK_MAX_MS, K.BUSY_STREAK_PIECE_TIMES * this.#peerPieceMs * this.#slowness()))
+    this.#view.claimStaleMs = this.#pace.claimStaleMs(swarm)
+    this.#view.busyStreakMs = this.#pace.busyStreakMs()
     if (this.#announcer != null && now - this.#announcer.lastPublish >= heartbeat) void this.#announcer.publish()
     this.#schedule()
     this.#checkStuck()
@@ -370,10 +376,10 @@ export class Download {
       readers: this.#readers.positions(),
       score: i => this.#ownScore(i),
       peerInflight: this.#view.totalInflight(),
-      originInflight: this.#originInflight,
+      originInflight: this.#paths.originInflight,
       peerConcurrency: this.#o.peerConcurrency,
       originConcurrency: this.#o.originConcurrency,
-      peerPieceMs: this.#peerPieceMs,
+      peerPieceMs: this.#pace.peerPieceMs,
       pickPeer: (i, extra) => this.#pickPeer(i, now, extra),
       origin: {
         usable: this.#origin != null && gathered,
@@ -395,12 +401,12 @@ export class Download {
 
   #act (a: Action): void {
     const origin = this.#origin
-    if (a.type === 'peer') this.#fetchFromPeer(a.piece, a.peer)
+    if (a.type === 'peer') this.#paths.fromPeer(a.piece, a.peer)
     else if (origin == null) return
     else if (a.type === 'origin') {
       this.#c.logger?.debug({ piece: a.piece, candidates: this.#originRule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
-      this.#fetchFromOrigin(origin, a.piece)
-    } else this.#fetchWhole(origin)
+      this.#paths.fromOrigin(origin, a.piece)
+    } else this.#paths.whole(origin)
   }
 
   #pickPeer (i: number, now: number, extra: ReadonlyMap<string, number>): RemotePeer | undefined {
@@ -435,7 +441,7 @@ export class Download {
   #gathered (now: number): boolean {
     if (this.#gatherDone) return true
     const waited = now - this.#startedAt
-    const slowness = this.#slowness()
+    const slowness = this.#pace.slowness()
     if (waited < this.#o.gatherMs) return false
     const stable = now - this.#originRule.changedAt >= K.GATHER_STABLE_MS * slowness
     this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || this.#view.anyUsefulHolder(this.#have) ||
@@ -449,28 +455,18 @@ export class Download {
     return this.#scores[i]
   }
 
-  #slowness (): number {
-    return Math.min(K.MAX_SLOWNESS_FACTOR, 1 + this.#lagMs / K.SCHEDULE_TICK_MS)
+  /** The swarm's size: every peer heard from about this blob (a topic's subscriber list names only the peers we are connected to). */
+  #swarmSize (): number {
+    // Until the first wave has gathered, gossip at the small-swarm pace: the
+    // origin rule needs every node to see the same candidates (with the
+    // rounds stretched from the start, 200 simulated engines disagreed on
+    // ranks and the origin sent 2.4 × the blob).
+    if (!this.#gatherDone) return 0
+    return Math.max(this.#view.subscribers.size, this.#view.size)
   }
 
-  /** Changes go out at most this often: longer in a larger swarm (GOSSIP_RECEIVE_BUDGET_PER_S). */
-  #gossipBatchMs (): number {
-    // The swarm's size: every peer heard from about this blob (a topic's
-    // subscriber list names only the peers we are connected to).
-    const swarm = Math.max(this.#view.subscribers.size, this.#view.size)
-    return Math.max(K.GOSSIP_BATCH_MS, 1000 * swarm / K.GOSSIP_RECEIVE_BUDGET_PER_S)
-  }
-
-  /** The heartbeat: the configured one, stretched with the gossip batch in a large swarm. */
-  #heartbeatMs (): number {
-    return Math.max(this.#o.heartbeatMs, K.HEARTBEAT_MIN_BATCHES * this.#gossipBatchMs())
-  }
-
-  #takeoverTimes (): { heartbeatMs: number, claimFreshMs: number } {
-    const slowness = this.#slowness()
-    const stall = Math.max(this.#o.stallMs, K.STALL_OWN_PIECE_FACTOR * this.#originPieceMs)
-    const heartbeat = this.#heartbeatMs()
-    return { heartbeatMs: heartbeat * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * heartbeat) * slowness }
+  #takeoverTimes (): TakeoverTimes {
+    return this.#pace.takeoverTimes(this.#swarmSize())
   }
 
   #missingEverywhere (): number {
@@ -501,124 +497,7 @@ export class Download {
     })()
   }
 
-  // ---- fetch paths ----------------------------------------------------------
-
-  /**
-   * The bookkeeping every request shares: an attempt for piece i (aborted
-   * when the piece arrives elsewhere), its timing, and a scheduling pass
-   * when it ends. `got` runs with the bytes and their time; `failed` with an
-   * error that was not our own abort.
-   */
-  #request (i: number, src: PieceSource, got: (bytes: Uint8Array, ms: number) => Promise<void>, failed: (err: Error) => void, ended: () => void): void {
-    const ctrl = this.#attempts.start(i, src.key, this.#clock.now())
-    void (async () => {
-      // A BUSY answer frees nothing a pass could use now (that peer is backed
-      // off): the next coalesced pass is soon enough. Passes per BUSY were most
-      // of the engine's time while a 200-node swarm waited on its first holders.
-      let busy = false
-      try {
-        const t0 = this.#clock.now()
-        const bytes = await src.get(i, ctrl.signal)
-        await got(bytes, this.#clock.now() - t0)
-      } catch (err) {
-        busy = isBusy(err)
-        if (!this.signal.aborted && !ctrl.signal.aborted) failed(err as Error)
-      } finally {
-        ended()
-        this.#attempts.end(i, ctrl)
-        if (busy) this.#wakeSoon()
-        else this.#wake()
-      }
-    })()
-  }
-
-  #fetchFromPeer (i: number, peer: RemotePeer): void {
-    peer.inflight++
-    let counted = true
-    const release = (): void => { if (counted) { counted = false; peer.inflight-- } }
-    const src = peerSource(peer, () => this.#c.transfer.session(peer.id, this.digest, this.pieceSize))
-    this.#request(i, src, async (bytes, ms) => {
-      this.#peerPieceMs = ewma(this.#peerPieceMs, ms)
-      // The peer is done with this request: let the next one go out while we
-      // verify and store this piece (gating requests on slow writes halved
-      // throughput in bench/p2p).
-      release()
-      this.#wake()
-      // A trusted digest if we have one; else the claim of a peer that
-      // vouched for it (the sender's own first), and the piece is provisional.
-      const trusted = this.#digests[i]
-      const vouch = trusted == null ? this.#view.voucher(i, peer) : undefined
-      const want = trusted ?? vouch?.digest
-      const same = (peer.location ?? '') === this.#c.location
-      try {
-        // The store hashes the piece against `want` before it keeps it: that is the verification.
-        if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
-        await this.#accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key, vouch == null ? undefined : { voucher: vouch.key })
-        this.#view.peerServed(peer)
-      } catch (err: any) {
-        if (err?.name !== 'DigestMismatchError' || this.#have.get(i)) throw err
-        this.#c.events.pieceRejected(peer.key)
-        this.#view.forgetPiece(peer, i)
-        // Struck only when it contradicts a trusted digest or its own claim: a relay checked against another peer's claim is not to blame.
-        if (trusted == null && vouch?.key !== peer.key) return
-        this.#c.peerBook.strike(peer.key, `piece ${i} of ${this.digest} failed verification`)
-        this.#c.logger?.warn({ peer: peer.key, piece: i, digest: this.digest }, 'peer sent a bad piece: struck')
-      }
-    }, (err) => {
-      this.#view.peerFailed(peer, i, err, this.#clock.now())
-      this.#c.logger?.debug({ err, peer: peer.key, piece: i }, 'piece request failed')
-    }, release)
-  }
-
-  #fetchFromOrigin (origin: Origin, i: number): void {
-    this.#originInflight++
-    this.#announcer?.markDirty()
-    this.#c.events.originRequest()
-    this.#request(i, rangedOriginSource(origin, this.size, this.pieceSize), async (bytes, ms) => {
-      this.#originPieceMs = this.#originPieceMs === 0 ? ms : ewma(this.#originPieceMs, ms)
-      await this.#acceptFromOrigin(i, bytes)
-    }, (err) => { this.#originError(origin, err) }, () => {
-      this.#originInflight--
-      this.#originRule.settled(i)
-      this.#announcer?.markDirty()
-    })
-  }
-
-  /** The third path: origins without Range stream the whole blob, and every piece is taken as it completes. */
-  #fetchWhole (origin: Origin): void {
-    this.#c.events.originRequest()
-    const whole: PieceSource = {
-      key: 'origin',
-      get: async (_i, signal) => {
-        await readOriginWhole(origin, this.size, this.pieceSize, signal, async (i, bytes) => {
-          if (!this.#have.get(i)) await this.#acceptFromOrigin(i, bytes)
-        })
-        return new Uint8Array(0)
-      }
-    }
-    this.#request(WHOLE, whole, async () => {}, (err) => {
-      // A stream cut part way is started again (held pieces are skipped), a bounded number of times.
-      const retryable = err instanceof OriginError && err.retryable && ++this.#wholeRestarts <= K.MAX_WHOLE_RESTARTS
-      this.#originError(origin, retryable ? err : new OriginError(`origin ${origin.name} failed: ${err.message}`))
-    }, () => {})
-  }
-
-  async #acceptFromOrigin (i: number, bytes: Uint8Array): Promise<void> {
-    const d = sha256(bytes)
-    // Origin bytes are the reference: peers that vouched for another digest lied.
-    const liars = new Set<string>()
-    for (const p of this.#view.contradicted(i, d, equalBytes)) { liars.add(p.key); this.#c.peerBook.strike(p.key, `vouched for a wrong digest of piece ${i}`) }
-    // After a whole-blob mismatch: a provisional piece the origin contradicts names its voucher.
-    const s = this.#suspects.get(i)
-    if (s != null) {
-      this.#suspects.delete(i)
-      if (s.voucher != null && s.digest.byteLength > 0 && !equalBytes(s.digest, d) && !liars.has(s.voucher)) {
-        this.#c.peerBook.strike(s.voucher, `vouched for a wrong digest of piece ${i} of ${this.digest}`)
-        this.#c.logger?.warn({ peer: s.voucher, piece: i, digest: this.digest }, 'origin bytes contradict a provisional piece: its voucher struck')
-      }
-    }
-    await this.#accept(i, bytes, d, 'origin')
-  }
+  // ---- origins ------------------------------------------------------------
 
   #originError (origin: Origin, err: Error): void {
     this.#c.events.originError()
@@ -633,7 +512,7 @@ export class Download {
   #nextOrigin (err: Error): void {
     if (this.#originIndex + 1 < this.#origins.length) {
       this.#originIndex++
-      this.#wholeRestarts = 0
+      this.#paths.originChanged()
     } else {
       this.#originFailed = err
     }
@@ -706,7 +585,7 @@ export class Download {
    * The assembled blob failed its sha256. Only provisional pieces can be
    * wrong (trusted ones matched origin bytes): with an origin, fetch again
    * from it alone and strike the voucher of each provisional piece whose
-   * digest the origin's bytes contradict (#acceptFromOrigin); honest peers
+   * digest the origin's bytes contradict (FetchPaths); honest peers
    * are not struck. With no origin, strike the voucher only when one peer
    * vouched for every provisional piece (then it is the liar).
    */
@@ -721,7 +600,7 @@ export class Download {
       if (vouchers.size === 1 && only != null) this.#c.peerBook.strike(only, `vouched for pieces of ${this.digest}, whose sha256 did not match`)
       throw err
     }
-    this.#suspects = suspects
+    this.#paths.suspects = suspects
     this.#originOnly = true
     this.#fromPeer.clear()
     this.#have = await this.#c.store.open(this.digest, this.size, this.pieceSize, { signal: this.signal })
@@ -831,8 +710,4 @@ export class Download {
       try { fn(evt) } catch {}
     }
   }
-}
-
-function ewma (avg: number, sample: number): number {
-  return avg * (1 - K.EWMA_WEIGHT) + sample * K.EWMA_WEIGHT
 }
