@@ -15,6 +15,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import { createConnectionGater } from './gater.js'
 import { parseSwarmKey } from './swarm-key.js'
+import { isBlobTopic } from './gossip.js'
 
 const EMPTY = new Uint8Array(0)
 
@@ -90,7 +91,7 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
     exempt: allow,
     maxInboundPerHost: init.maxInboundPerHost
   })
-  return await createLibp2p({
+  const node = await createLibp2p({
     privateKey: init.privateKey,
     start: false,
     addresses: { listen: init.listen },
@@ -157,4 +158,22 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
       })
     }
   })
+  limitTopics(node.services.pubsub)
+  return node
+}
+
+/**
+ * Subscriptions and messages limited to the blob-topic pattern. Gossipsub's
+ * `allowedTopics` is an exact set, and blob topics are made per blob, so the
+ * set it builds from the option is replaced by the pattern: a peer's
+ * subscription to any other topic is ignored (no state kept for it) and a
+ * message on one is dropped before validation. The field is gossipsub's own
+ * (17.x reads it in handleReceivedRpc); if a new version renames it this
+ * throws rather than silently accepting every topic, and
+ * test/swarm/gossip-guard.test.ts checks the effect.
+ */
+export function limitTopics (pubsub: GossipSub): void {
+  const g = pubsub as unknown as { allowedTopics?: { has: (t: string) => boolean } | null }
+  if (!('allowedTopics' in g)) throw new Error('@libp2p/gossipsub has no allowedTopics field: the blob-topic filter cannot be installed')
+  g.allowedTopics = { has: isBlobTopic }
 }

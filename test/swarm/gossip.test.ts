@@ -9,6 +9,7 @@ import { BlobTopics } from '../../src/swarm/gossip.js'
 class FakePubsub extends EventTarget {
   listeners = 0
   readonly subscribed = new Set<string>()
+  readonly topicValidators = new Map<string, unknown>()
   override addEventListener (...args: Parameters<EventTarget['addEventListener']>): void {
     if (args[0] === 'message') this.listeners++
     super.addEventListener(...args)
