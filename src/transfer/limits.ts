@@ -21,6 +21,14 @@ export const MAX_LOCATION_LENGTH = 256
 export const MAX_OUTSTANDING = 64
 /** Raw piece bytes are written in chunks of this size, each paced by the upload limiter. */
 export const UPLOAD_CHUNK = 256 * 1024
+/**
+ * Piece bytes a server leaves queued in a stream (beyond what the reader's
+ * flow-control window took) before its writer waits: bounds the memory a
+ * slow reader pins and keeps its upload slot held while its bytes wait.
+ * Four chunks left loopback throughput as it was (piece.test.ts's 64 MiB
+ * run: 38–60 MiB/s against 40–63 before, on a loaded 2-core host).
+ */
+export const UPLOAD_QUEUE_BYTES = 4 * UPLOAD_CHUNK
 /** Per-request timeout for a piece of up to this size; bigger pieces scale it up. */
 export const TIMEOUT_PIECE_SIZE = 4 * 1024 * 1024
 export const DEFAULT_TIMEOUT_MS = 30_000
@@ -52,3 +60,30 @@ export const META_ANSWER_BURST = 64
 export const META_ANSWER_TOKEN_BYTES = 256 * 1024
 /** Peers whose meta budget is remembered; the least recently seen is forgotten first (it gets a fresh, full bucket). */
 export const META_LIMIT_PEERS = 1024
+/**
+ * The slowest upload a server keeps going: once piece bytes have waited for
+ * the reader for a whole UPLOAD_RATE_WINDOW_MS, the reader must have taken
+ * at least this many bytes per second of it, or the stream is aborted and
+ * its upload slots freed (WRITE_STALL_MS alone let a 1 KiB/s reader hold a
+ * slot for a minute per write). 64 KiB/s is far below any loopback or LAN
+ * reader: a client takes the bytes as they arrive (its download limiter is
+ * taken per piece before the request, never mid-piece), and even a 100
+ * Mbit/s link shared by the 32 slots gives each about 380 KiB/s. Only time in which
+ * bytes were queued for the reader counts, so our own upload limiter and disk
+ * never make a reader look slow.
+ */
+export const MIN_UPLOAD_RATE = 64 * 1024
+/**
+ * The window over which MIN_UPLOAD_RATE is averaged, and the grace before
+ * the first judgement: 10 s (640 KiB at the minimum rate) rides out a
+ * reader's GC pause or a burst of disk writes on a loaded host.
+ */
+export const UPLOAD_RATE_WINDOW_MS = 10_000
+/** How often a piece stream samples its reader's progress. */
+export const UPLOAD_RATE_TICK_MS = 1000
+/** A peer cut for slowness gets this many upload slots at once… */
+export const SLOW_PEER_MAX_UPLOADS = 1
+/** …for this long (it is not struck: slow is not malicious). */
+export const SLOW_PEER_MS = 30_000
+/** Slow peers remembered at once; past it the oldest is forgotten. */
+export const SLOW_PEERS_REMEMBERED = 1024

@@ -3,7 +3,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { digestFromBytes, equalBytes } from '../content/index.js'
 import { ProtocolError } from '../errors.js'
 import { PieceRequest, PieceResponse } from './pb/piece.js'
-import { MAX_OUTSTANDING, MAX_REQUEST_BYTES, UPLOAD_CHUNK, WRITE_STALL_MS } from './limits.js'
+import { MAX_OUTSTANDING, MAX_REQUEST_BYTES, MIN_UPLOAD_RATE, UPLOAD_CHUNK, UPLOAD_QUEUE_BYTES, UPLOAD_RATE_TICK_MS, UPLOAD_RATE_WINDOW_MS, WRITE_STALL_MS } from './limits.js'
 import { encodeVarint } from './varint.js'
 import type { UploadSlots } from './slots.js'
 import type { LocalBlobs, TransferStats } from './types.js'
@@ -17,6 +17,53 @@ export interface PieceServerContext {
   uploadLimiter?: RateLimiter
   stats: Omit<TransferStats, 'activeUploads'>
   log: Logger
+  /** Bytes per second a reader must take (MIN_UPLOAD_RATE by default; 0: no minimum). */
+  minUploadRate?: number
+  /** The window it is averaged over (UPLOAD_RATE_WINDOW_MS by default). */
+  uploadRateWindowMs?: number
+}
+
+/** The reader took piece bytes more slowly than the server's minimum rate. */
+export class SlowReaderError extends ProtocolError {
+  override name = 'SlowReaderError'
+}
+
+/**
+ * Judges one stream's reader by the bytes it takes. Bytes handed to the
+ * stream minus those still queued in it are the bytes the reader (its
+ * flow-control window, or the connection) let go. Only a stretch in which
+ * bytes were queued at every sample is judged: an empty queue means the
+ * reader keeps up or we have nothing to send (our limiter, our disk), and a
+ * gap between samples means our own event loop stalled; both restart the
+ * window.
+ */
+export class UploadRateGuard {
+  readonly #minRate: number
+  readonly #windowMs: number
+  readonly #samples: Array<{ at: number, delivered: number }> = []
+  #handed = 0
+
+  constructor (minRate: number, windowMs: number) {
+    this.#minRate = minRate
+    this.#windowMs = windowMs
+  }
+
+  handed (bytes: number): void { this.#handed += bytes }
+
+  /** Takes a sample; the reader's rate over the window when it is below the minimum, else undefined. */
+  sample (queued: number, now: number): number | undefined {
+    const last = this.#samples.at(-1)
+    if (queued <= 0 || (last != null && now - last.at > 3 * UPLOAD_RATE_TICK_MS)) this.#samples.length = 0
+    if (queued <= 0) return undefined
+    this.#samples.push({ at: now, delivered: this.#handed - queued })
+    // keep one sample at or before the window's start
+    while (this.#samples.length > 1 && this.#samples[1].at <= now - this.#windowMs) this.#samples.shift()
+    const first = this.#samples[0]
+    const span = now - first.at
+    if (span < this.#windowMs) return undefined
+    const rate = (this.#handed - queued - first.delivered) * 1000 / span
+    return rate < this.#minRate ? rate : undefined
+  }
 }
 
 type Answer = { status: PieceResponse.Status.OK, data: Uint8Array } | { status: Exclude<PieceResponse.Status, PieceResponse.Status.OK> }
@@ -26,6 +73,25 @@ interface Job {
   /** Holds an upload slot until its answer is written (BUSY answers hold none). */
   slot: boolean
   answer?: Promise<Answer>
+}
+
+/** The stream's next 'drain' (some queued bytes left); rejects when it closes or the signal aborts. */
+async function drained (stream: Stream, signal: AbortSignal): Promise<void> {
+  signal.throwIfAborted()
+  if (stream.status !== 'open') throw new ProtocolError(`piece stream ${stream.status}`)
+  await new Promise<void>((resolve, reject) => {
+    const done = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+      signal.removeEventListener('abort', onAbort)
+    }
+    const onDrain = (): void => { done(); resolve() }
+    const onClose = (): void => { done(); reject(new ProtocolError('piece stream closed')) }
+    const onAbort = (): void => { done(); reject(signal.reason) }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+    signal.addEventListener('abort', onAbort)
+  })
 }
 
 /**
@@ -73,10 +139,35 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     }
   }
 
+  const minRate = ctx.minUploadRate ?? MIN_UPLOAD_RATE
+  const guard = minRate > 0 ? new UploadRateGuard(minRate, ctx.uploadRateWindowMs ?? UPLOAD_RATE_WINDOW_MS) : undefined
+  const watch = guard == null
+    ? undefined
+    : setInterval(() => {
+      const rate = guard.sample(stream.writeBufferLength, Date.now())
+      if (rate == null || failure != null) return
+      // not a strike: slow is not malicious; the peer just gets fewer slots for a while
+      ctx.slots.markSlow(peer)
+      ctx.log.info({ peer, bytesPerSecond: Math.round(rate) }, 'piece: reader too slow, upload aborted')
+      fail(new SlowReaderError(`reader took ${Math.round(rate)} B/s, under the minimum ${minRate} B/s`))
+    }, UPLOAD_RATE_TICK_MS)
+  watch?.unref?.()
+
+  /**
+   * Hands bytes to the stream and holds the writer (and so the slot) until
+   * at most UPLOAD_QUEUE_BYTES are left queued in it. The stream's write buffer is
+   * unbounded and its onDrain() can resolve while bytes are still queued (it
+   * resolves on any window update, however small), so without this a reader
+   * granting 1 KiB a second drew a whole piece into our memory and freed its
+   * slot at once. A client that stops reading must not hold a slot forever:
+   * WRITE_STALL_MS without any progress, or the rate guard, aborts.
+   */
   const write = async (buf: Uint8Array | Uint8ArrayList): Promise<void> => {
-    if (stream.send(buf)) return
-    // A client that stops reading must not hold an upload slot forever.
-    await stream.onDrain({ signal: AbortSignal.any([ctrl.signal, AbortSignal.timeout(WRITE_STALL_MS)]) })
+    guard?.handed(buf.byteLength)
+    stream.send(buf)
+    while (stream.writeBufferLength > UPLOAD_QUEUE_BYTES) {
+      await drained(stream, AbortSignal.any([ctrl.signal, AbortSignal.timeout(WRITE_STALL_MS)]))
+    }
   }
 
   const send = async (index: number, answer: Answer): Promise<void> => {
@@ -153,7 +244,11 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     }
   }
 
-  await Promise.all([reader().catch(fail), writer().catch(fail)])
+  try {
+    await Promise.all([reader().catch(fail), writer().catch(fail)])
+  } finally {
+    clearInterval(watch)
+  }
   for (const job of queue) release(job)
   if (failure != null) {
     ctx.log.debug({ err: failure, peer }, 'piece stream aborted')

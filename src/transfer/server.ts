@@ -28,6 +28,8 @@ export interface TransferServerInit {
   uploadLimiter?: RateLimiter
   /** Inbound streams per connection per protocol (default 64). */
   maxInboundStreams?: number
+  /** Bytes per second a reader must take of a piece once bytes have waited for it 10 s (default MIN_UPLOAD_RATE, 64 KiB/s; 0: no minimum). */
+  minUploadRate?: number
   /** Per-peer rate of meta answers (defaults in limits.ts); over it a peer is answered BUSY. */
   metaLimit?: MetaLimitInit
 }
@@ -58,7 +60,8 @@ export function createTransferServer (components: TransferServerComponents, init
           slots,
           uploadLimiter: init.uploadLimiter,
           stats: counters,
-          log
+          log,
+          minUploadRate: init.minUploadRate
         })
       }, { maxInboundStreams })
       started = true
