@@ -16,6 +16,8 @@ const QUIET_CORES_PER_NODE = 0.03
 const QUIET_MS = 2000
 const SETTLE_POLL_MS = 500
 const MIN_SETTLE_MS = 4000
+/** Fifty node processes starting on 2 cores take longer than a test's 30 s. */
+const NODE_START_TIMEOUT_MS = 180_000
 const MAX_SETTLE_MS = 90_000
 
 async function idleCores (nodes: Array<{ proc: { pid?: number } }>): Promise<number> {
@@ -49,7 +51,7 @@ try {
   nodes.push(first)
   for (let i = 1; i < N; i += 5) {
     nodes.push(...await Promise.all(Array.from({ length: Math.min(5, N - i) }, async (_, k) =>
-      await startNodeProcess({ dataDir: join(dir, `n${i + k}`), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(first)] }))))
+      await startNodeProcess({ dataDir: join(dir, `n${i + k}`), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [loopbackAddr(first)] }, NODE_START_TIMEOUT_MS))))
   }
   // A fleet asks for a new blob once it is up, not while it boots: wait
   // until the nodes are quiet (start-up, connections, DHT refresh) — all of
@@ -115,5 +117,6 @@ try {
   await origin.close()
 } finally {
   await Promise.all(nodes.map(async n => { await n.kill() }))
-  await rm(dir, { recursive: true, force: true })
+  // nodes killed a moment ago may still be closing files in their data folders
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
 }
