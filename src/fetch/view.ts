@@ -4,6 +4,7 @@ import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
 import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
+import { HolderIndex } from './holder-index.js'
 
 /** A peer's "too many requests now" answer: a pause, not a failure. */
 export function isBusy (err: any): boolean {
@@ -21,9 +22,8 @@ export interface SizeOffer { size: number, pieceSize: number }
  *
  * The view owns this state and nothing else changes it. Its reads send
  * nothing: peers worth a meta request are queued (`takeProbes`) for the
- * download to ask. Availability (how many peers hold each piece) is kept
- * up to date as have-sets change, so a scheduling pass costs O(pieces), not
- * O(peers × pieces) — it runs on every event, with a thousand peers.
+ * download to ask. Who holds each piece is indexed as have-sets change
+ * (holder-index.ts).
  */
 export class SwarmView {
   readonly #selfId: string
@@ -45,11 +45,7 @@ export class SwarmView {
   readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
   /** Who claims each piece for the origin, and when we heard it: piece → peer → time. */
   readonly #claims = new Map<number, Map<string, number>>()
-  /** Peers whose have-set is counted in #avail (banned peers are taken out). */
-  readonly #counted = new Set<string>()
-  #avail = new Uint16Array(0)
-  /** Piece → the counted peers holding it: a holder lookup costs its holders, not the swarm. */
-  #holdersOf: Array<Set<string>> = []
+  readonly #holders = new HolderIndex()
   #n = 0
   #size = -1
   #pieceSize = 0
@@ -73,7 +69,7 @@ export class SwarmView {
   get (key: string): RemotePeer | undefined { return this.#peers.get(key) }
   all (): IterableIterator<RemotePeer> { return this.#peers.values() }
   /** How many usable peers hold each piece. Read-only for callers. */
-  get availability (): Uint16Array { return this.#avail }
+  get availability (): Uint16Array { return this.#holders.availability }
 
   ensure (id: PeerId, now: number): RemotePeer {
     const key = id.toString()
@@ -90,9 +86,7 @@ export class SwarmView {
     this.#size = size
     this.#pieceSize = pieceSize
     this.#n = n
-    this.#avail = new Uint16Array(n)
-    this.#holdersOf = Array.from({ length: n }, () => new Set<string>())
-    this.#counted.clear()
+    this.#holders.reset(n)
     for (const [key, bytes] of this.#early) {
       const p = this.#peers.get(key)
       if (p != null && p.have == null) p.have = new Bitfield(n, bytes)
@@ -105,7 +99,7 @@ export class SwarmView {
     this.#earlyMeta.clear()
     for (const p of this.#peers.values()) {
       if (p.have != null && p.have.length !== n) p.have = undefined
-      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) this.#count(p, p.have, +1)
+      if (p.have != null && !this.#holders.isCounted(p.key) && !this.#peerBook.isBanned(p.key)) this.#holders.count(p.key, p.have, +1)
       if (p.have == null && (p.interest !== 'not' || p.complete)) { p.metaAt = 0; this.#probes.add(p.key) }
     }
   }
@@ -235,38 +229,13 @@ export class SwarmView {
 
   #setHave (p: RemotePeer, have: Bitfield, now?: number): void {
     const old = p.have
-    const wasCounted = this.#counted.has(p.key)
+    const wasCounted = this.#holders.isCounted(p.key)
     if (now != null && (old == null || have.count > old.count)) p.haveGrewAt = now
     p.have = have
     const counts = !this.#peerBook.isBanned(p.key) && p.demoted !== true
-    if (wasCounted && counts && old != null && old.length === have.length) {
-      // Have-sets mostly grow by a piece or two: count only the bits that changed.
-      for (let b = 0; b < have.bytes.length; b++) {
-        const changed = old.bytes[b] ^ have.bytes[b]
-        if (changed === 0) continue
-        for (let bit = 0; bit < 8; bit++) {
-          if ((changed & (0x80 >> bit)) === 0) continue
-          const i = b * 8 + bit
-          if (i < this.#n) this.#countPiece(p.key, i, have.get(i) ? +1 : -1)
-        }
-      }
-      return
-    }
-    if (wasCounted && old != null) this.#count(p, old, -1)
-    if (counts) this.#count(p, have, +1)
-  }
-
-  #count (p: RemotePeer, have: Bitfield | undefined, sign: 1 | -1): void {
-    if (have == null) return
-    for (const i of have.indexes()) if (i < this.#n) this.#countPiece(p.key, i, sign)
-    if (sign > 0) this.#counted.add(p.key)
-    else this.#counted.delete(p.key)
-  }
-
-  #countPiece (key: string, i: number, sign: 1 | -1): void {
-    this.#avail[i] += sign
-    if (sign > 0) this.#holdersOf[i].add(key)
-    else this.#holdersOf[i].delete(key)
+    if (wasCounted && counts && old != null && old.length === have.length) { this.#holders.countChange(p.key, old, have); return }
+    if (wasCounted && old != null) this.#holders.count(p.key, old, -1)
+    if (counts) this.#holders.count(p.key, have, +1)
   }
 
   /** A peer served a piece: its failure streak ends. */
@@ -275,7 +244,7 @@ export class SwarmView {
     p.busySince = undefined
     if (p.demoted === true) {
       p.demoted = false
-      if (p.have != null && !this.#counted.has(p.key) && !this.#peerBook.isBanned(p.key)) { this.#count(p, p.have, +1); this.#version++ }
+      if (p.have != null && !this.#holders.isCounted(p.key) && !this.#peerBook.isBanned(p.key)) { this.#holders.count(p.key, p.have, +1); this.#version++ }
     }
   }
 
@@ -299,7 +268,7 @@ export class SwarmView {
       // BUSY is bounded in time: a holder that only ever says BUSY must not keep the origin away.
       if (this.originUsable && p.demoted !== true && now - p.busySince > this.busyStreakMs) {
         p.demoted = true
-        if (this.#counted.has(p.key)) { this.#count(p, p.have, -1); this.#version++ }
+        if (this.#holders.isCounted(p.key)) { this.#holders.count(p.key, p.have, -1); this.#version++ }
       }
       return
     }
@@ -312,14 +281,14 @@ export class SwarmView {
   forgetPiece (p: RemotePeer, i: number): void {
     if (p.have?.get(i) !== true) return
     p.have.unset(i)
-    if (this.#counted.has(p.key) && this.#avail[i] > 0) this.#countPiece(p.key, i, -1)
+    this.#holders.uncountPiece(p.key, i)
   }
 
   /** Takes banned peers out of the availability counts (run once per tick, not per read). */
   refreshBans (): void {
-    for (const key of [...this.#counted]) {
+    for (const key of [...this.#holders.countedPeers()]) {
       const p = this.#peers.get(key)
-      if (p != null && this.#peerBook.isBanned(key)) { this.#count(p, p.have, -1); this.#version++ }
+      if (p != null && this.#peerBook.isBanned(key)) { this.#holders.count(key, p.have, -1); this.#version++ }
     }
   }
 
@@ -385,7 +354,7 @@ export class SwarmView {
   }
 
   * holders (i: number, now: number, pipeline: number): Generator<RemotePeer> {
-    const holders = this.#holdersOf[i]
+    const holders = this.#holders.holdersOf(i)
     if (holders == null) return
     for (const key of holders) {
       const p = this.#peers.get(key)
@@ -395,12 +364,11 @@ export class SwarmView {
 
   /** Does any usable peer hold a piece we lack? */
   anyUsefulHolder (have: { get(i: number): boolean }): boolean {
-    for (let i = 0; i < this.#avail.length; i++) if (this.#avail[i] > 0 && !have.get(i)) return true
-    return false
+    return this.#holders.anyUsefulHolder(have)
   }
 
   anyHolder (): boolean {
-    for (const key of this.#counted) if ((this.#peers.get(key)?.have?.count ?? 0) > 0) return true
+    for (const key of this.#holders.countedPeers()) if ((this.#peers.get(key)?.have?.count ?? 0) > 0) return true
     return false
   }
 
