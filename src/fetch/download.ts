@@ -119,8 +119,12 @@ export class Download {
     this.#pace = new Pace(this.#startedAt, this.#o)
     this.#rv = new Rendezvous(this.id.hex)
     this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wakeSoon() })
-    this.#originRule = new OriginRule(components.selfId, this.#rv)
-    this.#crossRule = new OriginRule(components.selfId, this.#rv)
+    const replied = (key: string, since: number): boolean => {
+      const p = this.#view.get(key)
+      return p == null || p.lastSeen >= since || (p.metaFailedAt ?? -Infinity) >= since
+    }
+    this.#originRule = new OriginRule(components.selfId, this.#rv, replied)
+    this.#crossRule = new OriginRule(components.selfId, this.#rv, replied)
     // every request in flight and every meta question listens on the download's signal
     setMaxListeners(Infinity, this.#abort.signal)
     this.#attempts = new Attempts(this.#abort.signal)
@@ -488,6 +492,7 @@ export class Download {
         this.#c.peerBook.recordRtt(p.key, this.#clock.now() - now)
         this.#view.onMetaAnswer(p, meta, interest, this.#clock.now())
       } catch (err) {
+        p.metaFailedAt = this.#clock.now()
         this.#c.logger?.debug({ err, peer: p.key }, 'meta request failed')
       } finally {
         p.metaPending = false

@@ -1,4 +1,4 @@
-import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, TAKEOVER_ASK_PEERS, TAKEOVER_CONFIRM_HEARTBEATS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
+import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, META_TIMEOUT_MS, TAKEOVER_ASK_PEERS, TAKEOVER_CONFIRM_HEARTBEATS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
 import { fairShare, mayFetchForLocation, type TakeoverTimes } from './policy.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
@@ -29,13 +29,16 @@ export class OriginRule {
   #aloneBudget = ALONE_FIRST_PIECES
   #aloneTaken = 0
   #lastLook = -Infinity
-  /** Takeovers waiting on a direct question to the peers ranked above: piece → when asked. */
-  readonly #asked = new Map<number, number>()
+  /** Takeovers waiting on a direct question to the peers ranked above: piece → when, and whom. */
+  readonly #asked = new Map<number, { at: number, keys: string[] }>()
   #toAsk: string[] = []
+  readonly #replied: (key: string, since: number) => boolean
 
-  constructor (self: string, rv: Rendezvous) {
+  /** `replied(key, since)`: has that peer told us anything (gossip, a meta answer) or failed a meta request since then? */
+  constructor (self: string, rv: Rendezvous, replied: (key: string, since: number) => boolean) {
     this.#self = self
     this.#rv = rv
+    this.#replied = replied
   }
 
   get candidates (): RemotePeer[] { return this.#cands }
@@ -105,15 +108,22 @@ export class OriginRule {
     if (pos > 0) {
       // Our view says the owner failed; before acting on it, ask the peers
       // ranked above us directly (one meta exchange each) and decide again
-      // once they answered or TAKEOVER_CONFIRM heartbeats passed: a stale
-      // view must not cost a second copy from the origin.
+      // once every one of them answered or failed (their answers carry
+      // their claims, which the next pass weighs): a stale view must not
+      // cost a second copy from the origin. Silence is not failure — on a
+      // loaded machine an answer can take many seconds, and acting on
+      // silence sent a 24-node swarm 2.6 × the blob — so silence is waited
+      // out up to the meta request's own timeout.
       const asked = this.#asked.get(i)
       if (asked == null) {
-        this.#asked.set(i, now)
-        this.#toAsk.push(...this.#above(i).slice(0, TAKEOVER_ASK_PEERS))
+        const keys = this.#above(i).slice(0, TAKEOVER_ASK_PEERS)
+        this.#asked.set(i, { at: now, keys })
+        this.#toAsk.push(...keys)
         return false
       }
-      if (now - asked < t.heartbeatMs * TAKEOVER_CONFIRM_HEARTBEATS) return false
+      const waited = now - asked.at
+      if (waited < t.heartbeatMs * TAKEOVER_CONFIRM_HEARTBEATS) return false
+      if (waited < META_TIMEOUT_MS + t.heartbeatMs && !asked.keys.every(k => this.#replied(k, asked.at))) return false
       this.#asked.delete(i)
       this.#takenInWindow++
     }

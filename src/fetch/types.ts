@@ -96,6 +96,8 @@ export interface RemotePeer {
   session?: PieceSession
   metaAt: number
   metaPending: boolean
+  /** When a meta request to it last failed (a takeover waits for an answer or a failure). */
+  metaFailedAt?: number
 }
 
 export type ProgressFn = (event: FetchProgressEvent) => void

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ALONE_FIRST_PIECES } from '../../src/fetch/constants.js'
+import { ALONE_FIRST_PIECES, META_TIMEOUT_MS } from '../../src/fetch/constants.js'
 import { OriginRule } from '../../src/fetch/origin-rule.js'
 import { Rendezvous } from '../../src/fetch/rendezvous.js'
 import type { RemotePeer } from '../../src/fetch/types.js'
@@ -17,7 +17,7 @@ describe('OriginRule', () => {
     const keys = Array.from({ length: 50 }, (_, k) => `node-${k}`)
     const owners = new Array(PIECES).fill(0)
     for (const self of keys) {
-      const rule = new OriginRule(self, rv)
+      const rule = new OriginRule(self, rv, () => true)
       rule.setCandidates(keys.filter(k => k !== self).map(k => peer(k)), 0)
       for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) owners[i]++
     }
@@ -28,7 +28,7 @@ describe('OriginRule', () => {
     const keys = Array.from({ length: 20 }, (_, k) => `node-${k}`)
     const owners = new Array(PIECES).fill(0)
     for (const [n, self] of keys.entries()) {
-      const rule = new OriginRule(self, rv)
+      const rule = new OriginRule(self, rv, () => true)
       // each node misses one other (the next one) in its view
       const missing = keys[(n + 1) % keys.length]
       rule.setCandidates(keys.filter(k => k !== self && k !== missing).map(k => peer(k)), 0)
@@ -40,7 +40,7 @@ describe('OriginRule', () => {
   })
 
   it('defers to a fresh claim from a higher-ranked peer outside its candidates, never to a lower one', () => {
-    const rule = new OriginRule('me', rv)
+    const rule = new OriginRule('me', rv, () => true)
     rule.setCandidates([peer('other')], 0)
     const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0)!
     const above = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) > rv.score('me', i))!
@@ -52,7 +52,7 @@ describe('OriginRule', () => {
 
   it('takes over at most a fair share per interval', () => {
     const keys = ['a', 'b', 'c', 'me']
-    const rule = new OriginRule('me', rv)
+    const rule = new OriginRule('me', rv, () => true)
     rule.setCandidates(keys.filter(k => k !== 'me').map(k => peer(k)), 0)
     const notMine = [...Array(PIECES).keys()].filter(i => rule.position(i) > 0)
     const t0 = 0
@@ -66,8 +66,31 @@ describe('OriginRule', () => {
     expect(taken).toBe(Math.ceil(40 / 4))
   })
 
+  it('a takeover waits for the asked peers to answer or fail, and for silence only up to the meta timeout', () => {
+    const replied = new Set<string>()
+    const rule = new OriginRule('me', rv, (key) => replied.has(key))
+    rule.setCandidates([peer('owner')], 0)
+    const i = [...Array(200).keys()].find(j => rule.position(j) === 1)!
+    const t0 = 60_000
+    expect(rule.mayFetch(i, 0, times, 1)).toBe(false) // starts waiting
+    expect(rule.mayFetch(i, t0, times, 1)).toBe(false) // delay passed: asks instead
+    expect(rule.takeAsks()).toEqual(['owner'])
+    // the owner is silent (a loaded machine): no takeover after the confirm wait
+    expect(rule.mayFetch(i, t0 + times.heartbeatMs, times, 1)).toBe(false)
+    expect(rule.mayFetch(i, t0 + META_TIMEOUT_MS, times, 1)).toBe(false)
+    // silence is waited out only up to the meta request's own timeout (a liar that never answers)
+    expect(rule.mayFetch(i, t0 + META_TIMEOUT_MS + times.heartbeatMs, times, 1)).toBe(true)
+    // with an answer (its claims, if any, are then in the view), the decision comes after the confirm wait
+    const again = new OriginRule('me', rv, (key) => replied.has(key))
+    again.setCandidates([peer('owner')], 0)
+    again.mayFetch(i, 0, times, 1)
+    expect(again.mayFetch(i, t0, times, 1)).toBe(false)
+    replied.add('owner')
+    expect(again.mayFetch(i, t0 + times.heartbeatMs, times, 1)).toBe(true)
+  })
+
   it('alone: a few pieces, then only after looking again, with a doubling budget', () => {
-    const rule = new OriginRule('me', rv)
+    const rule = new OriginRule('me', rv, () => true)
     rule.setCandidates([], 0)
     let got = 0
     for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 0, times, PIECES)) got++
@@ -84,7 +107,7 @@ describe('OriginRule', () => {
   })
 
   it('alone with nobody to ask: no budget at all', () => {
-    const rule = new OriginRule('me', rv)
+    const rule = new OriginRule('me', rv, () => true)
     rule.setCandidates([], 0)
     expect(rule.lookAgain(0, false, true)).toBe(false)
     let got = 0
