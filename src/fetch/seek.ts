@@ -71,7 +71,9 @@ export class Seek {
   /** The error for a blob nobody offered: `what` first, then what was tried. */
   noSource (what: string): NoSourceError {
     const connected = this.#connectedKeys().length
-    const waited = this.#startedAt < 0 ? 0 : this.#p.clock.now() - this.#startedAt
+    // the size came from a partial record held here: there was no wait for a peer to report
+    if (this.#startedAt < 0) return new NoSourceError(`${what}: ${connected} peer(s) connected now, ${this.#lookups} DHT lookup(s)`)
+    const waited = this.#p.clock.now() - this.#startedAt
     return new NoSourceError(`${what}: asked ${this.#asked.size} peer(s) (${connected} connected now), ` +
       `${this.#lookups} DHT lookup(s), waited ${(waited / 1000).toFixed(1)} s`)
   }

@@ -60,6 +60,27 @@ async function lockFor (tarball: string): Promise<unknown> {
   return { name: 'consumer', lockfileVersion: 3, requires: true, packages }
 }
 
+/**
+ * A consumer written against the published types. If the package shipped
+ * no usable types, the import would be untyped (TS7016 under strict) and the
+ * expected error below would not happen, which tsc reports too.
+ */
+const CONSUMER_TS = `import { createNode, type FetchResult, type StarlingNode } from '@starling-swarm/starling'
+
+export async function fetchOnce (digest: string, signal: AbortSignal): Promise<FetchResult> {
+  const node: StarlingNode = await createNode({ dataDir: './data', bootstrap: [], bootstrapTimeoutMs: 1000 })
+  await node.start({ signal })
+  try { return await node.fetch(digest, { signal }) } finally { await node.stop() }
+}
+
+// @ts-expect-error the options are typed: an unknown key is refused
+void createNode({ dataDir: './data', noSuchOption: true })
+`
+const CONSUMER_TSCONFIG = {
+  compilerOptions: { module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2024', 'dom'], types: [], strict: true, noEmit: true, skipLibCheck: true },
+  files: ['consumer.ts']
+}
+
 /** The first ```js block of the README's "## Library" section, as published in the tarball. */
 function librarySnippet (readme: string): string {
   const section = readme.split(/^## /m).find(s => s.startsWith('Library'))
@@ -83,7 +104,10 @@ beforeAll(async () => {
   } else {
     await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { [pkg.name]: tarball } }))
     await writeFile(join(project, 'package-lock.json'), JSON.stringify(await lockFor(tarball)))
-    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: project, env: cleanEnv(), timeout: NPM_TIMEOUT_MS })
+    await run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], { cwd: project, env: cleanEnv(), timeout: NPM_TIMEOUT_MS }).catch((err: Error & { stderr?: string }) => {
+      if (err.stderr?.includes('ENOTCACHED') === true) err.message = `a runtime dependency is not in the npm cache (run \`npm ci\` first, or set STARLING_PACK_TEST_REGISTRY=1): ${err.message}`
+      throw err
+    })
   }
   console.log(`[package] ${tarball} installed in ${Math.round(performance.now() - t0)} ms`)
   bin = join(project, 'node_modules', '.bin', 'starling')
@@ -103,6 +127,15 @@ describe('the packed package, installed in an empty project', () => {
     const r = await run(bin, ['--version'], { cwd: project, env: cleanEnv() })
     expect(r.stdout.trim()).toBe(pkg.version)
   })
+
+  it('ships types: a strict TypeScript consumer compiles against the installed package', async () => {
+    await writeFile(join(project, 'consumer.ts'), CONSUMER_TS)
+    await writeFile(join(project, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG))
+    // the checkout's compiler, as a tool: what it reads is the temp project and its node_modules only
+    const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    const r = await run(process.execPath, [tsc, '-p', project], { cwd: project, env: cleanEnv(), timeout: SCRIPT_TIMEOUT_MS }).catch((err: { stdout?: string }) => err)
+    expect((r as { stdout?: string }).stdout ?? '').toBe('')
+  }, SCRIPT_TIMEOUT_MS + 10_000)
 
   it("runs the README's library snippet as written: B fetches, right after start(), a blob A added before B joined", async () => {
     const readme = await readFile(join(project, 'node_modules', pkg.name, 'README.md'), 'utf8')
