@@ -116,14 +116,17 @@ export class Seek {
     }
   }
 
-  /** Has the swarm said all it will say? Every lookup ended and every peer asked answered (or failed). */
+  /** Has the swarm said all it will say? Every lookup ended and every peer asked that is still connected answered (or failed). */
   #answered (connected: string[]): boolean {
     const { view, clock } = this.#p
     const waited = clock.now() - this.#startedAt
     if (waited < SEEK_MIN_MS || this.#lookupRunning || !this.#p.firstLookupDone() || view.metaInflight > 0) return false
     if (connected.length === 0) return waited >= SEEK_ALONE_MS
     if (connected.some(k => !this.#seenAtLookup.has(k)) && this.#lookups < SEEK_MAX_LOOKUPS) return false
+    const still = new Set(connected)
     for (const key of this.#asked) {
+      // a peer that left (or was banned and cut off) will not answer: do not wait for it
+      if (!still.has(key)) continue
       const p = view.get(key)
       if (p != null && (p.metaPending || p.metaAt === 0)) return false
     }
