@@ -5,7 +5,8 @@
  * the README's library snippet exactly as written (node A adds a blob, node
  * B starts with A as bootstrap and fetches the digest with no origin — the
  * add-before-join order), and the installed `starling` command: `--version`,
- * and `daemon` + `get` by digest right after a second daemon started.
+ * `daemon` + `get` by digest right after a second daemon started, and
+ * `get --standalone --bootstrap` by digest.
  *
  * The install is a real `npm ci` of the tarball, offline: the temp project
  * gets a lockfile cut from ours (the runtime packages at the versions this
@@ -152,7 +153,7 @@ describe('the packed package, installed in an empty project', () => {
     expect(bySource.origin).toBe(0)
   }, SCRIPT_TIMEOUT_MS + 10_000)
 
-  it('starling daemon + starling get by digest, right after the second daemon started', async () => {
+  it('starling daemon + starling get by digest right after the second daemon started, and get --standalone --bootstrap', async () => {
     const bytes = randomBytes(4 * MiB)
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
     const file = join(dir, 'blob.bin')
@@ -176,5 +177,13 @@ describe('the packed package, installed in an empty project', () => {
     console.log(`[package] starling get right after the daemon started: ${Math.round(got.ms)} ms`)
     expect((await readFile(out)).equals(bytes)).toBe(true)
     expect(JSON.parse(got.stdout).bytesBySource.origin ?? 0).toBe(0)
+
+    // and with no daemon: an ephemeral node in the CLI process joins through A and fetches at once
+    const out2 = join(dir, 'out2.bin')
+    const alone = await runCli(['--json', 'get', digest, '--standalone', '--bootstrap', a.addresses[0], '-o', out2], { bin, cwd: project, env: cleanEnv() })
+    expect(alone.stderr).toBe('')
+    expect(alone.code).toBe(0)
+    expect((await readFile(out2)).equals(bytes)).toBe(true)
+    expect(JSON.parse(alone.stdout).bytesBySource.origin ?? 0).toBe(0)
   }, 90_000)
 })
