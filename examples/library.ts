@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { createNode } from '../src/index.js'
+import { createNode } from '@starling-swarm/starling'
 
 const dir = await mkdtemp(join(tmpdir(), 'starling-example-'))
 const seeder = await createNode({ dataDir: join(dir, 'a'), listen: ['/ip4/127.0.0.1/tcp/0'], location: 'dc1' })

@@ -17,6 +17,12 @@ export interface StarlingNodeOptions {
   listen?: string[]
   /** Multiaddrs (with /p2p/<id>) of peers to join the swarm through. */
   bootstrap?: string[]
+  /**
+   * `start()` resolves once the dials to `bootstrap` have settled (each
+   * connected, or failed its retries), or after this long, whichever comes
+   * first; dials still running then go on in the background. Default 5 s.
+   */
+  bootstrapTimeoutMs?: number
   /** Location label, e.g. `eu-west/zone-a/rack-3`; peers with the same label share origin work. */
   location?: string
   /** Store quota in bytes (LRU eviction of complete blobs). Default: no quota. */
@@ -123,6 +129,13 @@ export interface NodeStats {
 }
 
 export interface StarlingNode extends Startable {
+  /**
+   * Starts the store, libp2p and the swarm, then waits (at most
+   * `bootstrapTimeoutMs`) for the bootstrap dials to settle, so a fetch
+   * issued next already has the bootstrap peers to ask.
+   */
+  start(options?: { signal?: AbortSignal }): Promise<void>
+  stop(): Promise<void>
   readonly peerId: string
   readonly location: string
   /** Full listen multiaddrs including `/p2p/<id>`. */

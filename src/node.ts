@@ -20,9 +20,18 @@ import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity } 
 import { createTransferClient, createTransferServer } from './transfer/index.js'
 import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
 import { limitOrigin } from './fetch/limit-origin.js'
+import { raceSignal } from './fetch/signals.js'
 import { createLocalBlobs } from './local-blobs.js'
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
+
+/**
+ * The longest `start()` waits for the bootstrap dials. A dial over a LAN or
+ * loopback takes well under a second and a refused one fails its three
+ * attempts in under 2 s; the daemon's TCP check of the same addresses uses
+ * the same 5 s (docs/decisions.md, "Ready means connected").
+ */
+export const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 5_000
 
 export async function createNode (options: StarlingNodeOptions, components: StarlingNodeComponents = {}): Promise<StarlingNode> {
   const log = options.logger ?? silent
@@ -105,6 +114,26 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     return limitOrigin(o, limits.origin)
   }
 
+  /**
+   * A fetch issued right after start() must find the bootstrap peers
+   * connected: a peer-only fetch asks the peers it is connected to, and
+   * before the dials settle there are none. Bounded: a slow or dead
+   * bootstrap peer delays the start by at most bootstrapTimeoutMs.
+   */
+  async function waitBootstrap (signal?: AbortSignal): Promise<void> {
+    if ((options.bootstrap ?? []).length === 0) return
+    const timeoutMs = options.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS
+    const t0 = performance.now()
+    const timeout = AbortSignal.timeout(timeoutMs)
+    try {
+      const reached = await raceSignal(swarm.bootstrapped(), signal == null ? timeout : AbortSignal.any([signal, timeout]))
+      log.debug({ reached, ms: Math.round(performance.now() - t0) }, 'bootstrap dials settled')
+    } catch (err) {
+      if (signal?.aborted === true) throw err
+      log.warn({ timeoutMs, connected: swarm.connectedPeers().length }, 'bootstrap dials still running after bootstrapTimeoutMs: started anyway')
+    }
+  }
+
   /** Re-announce what we hold: the DHT's records live in memory only. */
   async function provideHeld (): Promise<void> {
     for (const b of await store.list()) {
@@ -117,10 +146,17 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     get peerId () { return libp2p.peerId.toString() },
     location,
     addresses: () => libp2p.getMultiaddrs().map(a => a.toString()),
-    async start () {
+    async start (opts = {}) {
       if (started) return
       await startAll(parts)
       started = true
+      try {
+        await waitBootstrap(opts.signal)
+      } catch (err) {
+        // the caller gave up on the start: leave nothing running
+        await node.stop().catch(() => {})
+        throw err
+      }
       void provideHeld().catch(err => { log.debug({ err }, 'provide on start failed') })
       log.info({ peerId: libp2p.peerId.toString(), addresses: node.addresses(), location }, 'node started')
     },

@@ -54,6 +54,8 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     dataDir: config.dataDir,
     listen: config.listen,
     bootstrap: config.bootstrap,
+    // the same bound as the TCP check above: start-up waits that long at most for the libp2p dials
+    bootstrapTimeoutMs: config.bootstrapTimeout,
     location: config.location,
     cacheSize: config.cacheSize,
     uploadRate: config.uploadRate,
@@ -74,7 +76,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     cleanups.length = 0
   }
   try {
-    await node.start()
+    await node.start({ signal: options.signal })
     cleanups.push(async () => { await node.stop() })
 
     const metrics = createMetrics(() => node.stats())

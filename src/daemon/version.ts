@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+/** Our name on the npm registry (`starling` there is someone else's package; docs/decisions.md). */
+export const PACKAGE_NAME = '@starling-swarm/starling'
+
 let cached: string | undefined
 
 /** The package version, read once from package.json (works from src/ under vitest and from dist/src/). */
@@ -11,7 +14,7 @@ export function version (): string {
   for (let i = 0; i < 5; i++) {
     try {
       const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string, version?: string }
-      if (pkg.name === 'starling' && pkg.version != null) return (cached = pkg.version)
+      if (pkg.name === PACKAGE_NAME && pkg.version != null) return (cached = pkg.version)
     } catch {}
     dir = dirname(dir)
   }

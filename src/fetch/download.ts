@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
 import { Bitfield, choosePieceSize, parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
-import { AbortError, DigestMismatchError, NoSourceError, OriginError, StoreFullError } from '../errors.js'
+import { AbortError, DigestMismatchError, OriginError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
 import type { BlobInterest } from '../transfer/types.js'
@@ -14,6 +14,7 @@ import { Announcer } from './announce.js'
 import { choosePeer, type TakeoverTimes } from './policy.js'
 import { Pace } from './pace.js'
 import { FetchPaths } from './fetch-paths.js'
+import { Seek } from './seek.js'
 import { readVerified } from './reader.js'
 import { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
@@ -98,6 +99,8 @@ export class Download {
   readonly #pace: Pace
   /** How a piece is fetched from a peer, a ranged origin or a whole-blob stream. */
   readonly #paths: FetchPaths
+  /** With no origin: waits for the swarm's answers before NoSourceError, and says what was tried. */
+  readonly #seek: Seek
   #failure?: Error
 
   constructor (digest: string, components: DownloadComponents, init: DownloadInit = {}) {
@@ -142,6 +145,7 @@ export class Download {
       wake: () => { this.#wake() },
       wakeSoon: () => { this.#wakeSoon() }
     }, { components, clock: this.#clock, view: this.#view, attempts: this.#attempts, pace: this.#pace })
+    this.#seek = new Seek({ digest: this.digest, swarm: components.swarm, view: this.#view, clock: this.#clock, signal: this.#abort.signal, wake: () => { this.#wake() }, hasOrigin: () => this.#origin != null, firstLookupDone: () => this.#discoveryDone })
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
   }
@@ -253,16 +257,12 @@ export class Download {
         this.#nextOrigin(err as Error)
       }
     }
-    // No usable origin: only peers can tell us the size.
-    const deadline = this.#startedAt + this.#o.discoveryTimeoutMs
-    while (this.#view.sizeOffer == null && this.#origin == null && this.#clock.now() < deadline) {
-      if (this.#discoveryDone && this.#clock.now() - this.#startedAt > K.MAX_GATHER_MS / 2 && this.#view.metaInflight === 0) break
-      await this.#clock.sleep(100, this.signal)
-    }
+    // No usable origin: only peers can tell us the size (seek.ts waits for the swarm to answer).
+    await this.#seek.waitForSize(this.#startedAt + this.#o.discoveryTimeoutMs)
     if (this.#origin != null) { await this.#determineSize(); return }
     const offer = this.#view.sizeOffer
     if (offer == null || offer.pieceSize !== choosePieceSize(offer.size)) {
-      throw this.#originFailed ?? new NoSourceError(`no peer holds ${this.digest} and no origin was given`)
+      throw this.#originFailed ?? this.#seek.noSource(`no peer holds ${this.digest} and no origin was given`)
     }
     this.#sizeFromPeer = true
     await this.#setSize(offer.size, offer.pieceSize)
@@ -529,7 +529,7 @@ export class Download {
     if (this.#attempts.size > 0 || this.#view.anyHolder()) return
     const now = this.#clock.now()
     if (this.#originFailed == null && (!this.#discoveryDone || this.#view.metaInflight > 0 || now - this.#startedAt < this.#o.discoveryTimeoutMs)) return
-    this.#fail(this.#originFailed ?? new NoSourceError(`no peer holds the missing pieces of ${this.digest} and no origin was given`))
+    this.#fail(this.#originFailed ?? this.#seek.noSource(`no peer holds the missing pieces of ${this.digest} and no origin was given`))
   }
 
   async #accept (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string, provisional?: { voucher: string }): Promise<void> {

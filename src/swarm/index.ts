@@ -42,6 +42,12 @@ export interface Swarm extends Startable {
   connectedPeers(): PeerId[]
   /** Dials the bootstrap list now; resolves with the number reached. */
   dialBootstrap(options?: { signal?: AbortSignal }): Promise<number>
+  /**
+   * Resolves with the number of bootstrap peers reached once the start-up
+   * dials have settled (each connected, or failed its retries: at most
+   * about 3 × 10 s per address); 0 at once with no bootstrap list. Never rejects.
+   */
+  bootstrapped(): Promise<number>
 }
 
 export function createSwarm (components: SwarmComponents, init: SwarmInit = {}): Swarm {
@@ -51,6 +57,7 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
   let topics: BlobTopics | undefined
   let timer: ReturnType<typeof setInterval> | undefined
   let redialing = false
+  let startDials: Promise<number> = Promise.resolve(0)
 
   async function dialBootstrap (options: { signal?: AbortSignal } = {}): Promise<number> {
     let ok = 0
@@ -106,8 +113,8 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
     return seen.size
   }
 
-  async function joinSwarm (): Promise<void> {
-    if (await dialBootstrap() === 0) return
+  async function joinSwarm (dials: Promise<number>): Promise<void> {
+    if (await dials === 0) return
     for (let attempt = 0; attempt < MEET_ATTEMPTS && timer != null; attempt++) {
       // the bootstrap peer enters the routing table once identify ran: give it a moment
       await sleep(MEET_FIRST_DELAY_MS * 2 ** attempt).catch(() => {})
@@ -129,7 +136,8 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
           dialBootstrap().finally(() => { redialing = false })
         }, init.redialIntervalMs ?? 5_000)
         timer.unref?.()
-        void joinSwarm()
+        startDials = dialBootstrap()
+        void joinSwarm(startDials)
       }
     },
     async stop () {
@@ -172,6 +180,9 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
       for (const c of libp2p.getConnections()) ids.set(c.remotePeer.toString(), c.remotePeer)
       return [...ids.values()]
     },
-    dialBootstrap
+    dialBootstrap,
+    async bootstrapped () {
+      return await startDials
+    }
   }
 }

@@ -32,10 +32,13 @@ export async function removeDir (dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true })
 }
 
+/** Which `starling` to run (default: this checkout's bin/starling.js), and its environment and folder. */
+export interface BinOptions { bin?: string, env?: NodeJS.ProcessEnv, cwd?: string }
+
 /** Starts a daemon and resolves once it logs "daemon ready". */
-export async function startDaemonProcess (dataDir: string, args: string[] = [], timeoutMs = 30_000): Promise<DaemonProcess> {
-  const proc = spawn(process.execPath, [BIN, 'daemon', '--data-dir', dataDir, '--api', '127.0.0.1:0',
-    '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startDaemonProcess (dataDir: string, args: string[] = [], timeoutMs = 30_000, options: BinOptions = {}): Promise<DaemonProcess> {
+  const proc = spawn(process.execPath, [options.bin ?? BIN, 'daemon', '--data-dir', dataDir, '--api', '127.0.0.1:0',
+    '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env, cwd: options.cwd })
   const logs: any[] = []
   let tail = ''
   const exited = new Promise<number | null>(resolve => proc.once('exit', code => { resolve(code) }))
@@ -71,11 +74,12 @@ export async function startDaemonProcess (dataDir: string, args: string[] = [], 
 export interface CliResult { code: number, stdout: string, stderr: string, ms: number }
 
 /** Runs `starling ...` as a process; never rejects on a non-zero exit. */
-export async function runCli (args: string[], options: { env?: NodeJS.ProcessEnv, timeoutMs?: number } = {}): Promise<CliResult> {
+export async function runCli (args: string[], options: BinOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   const t0 = performance.now()
   return await new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], {
+    execFile(process.execPath, [options.bin ?? BIN, ...args], {
       env: { ...process.env, ...options.env },
+      cwd: options.cwd,
       timeout: options.timeoutMs ?? 60_000,
       maxBuffer: 64 * 1024 * 1024
     }, (err, stdout, stderr) => {

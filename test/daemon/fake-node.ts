@@ -40,8 +40,8 @@ export function createFakeNode (options: StarlingNodeOptions): FakeNode {
     peerId: '12D3KooWFakeFakeFakeFakeFakeFakeFakeFakeFakeFake',
     location: options.location ?? '',
     addresses: () => node.started ? [`/ip4/127.0.0.1/tcp/4001/p2p/${node.peerId}`] : [],
-    start () { node.started = true },
-    stop () { node.started = false },
+    async start () { node.started = true },
+    async stop () { node.started = false },
     fetch (digest: string, opts: FetchOptions = {}): Fetch {
       const result = (async (): Promise<{ bytes: Uint8Array, result: FetchResult }> => {
         const t0 = Date.now()

@@ -47,8 +47,8 @@ export function createFakeNode (swarm: FakeSwarm = new Map()): FakeNode {
     peerId: 'fake',
     location: '',
     addresses: () => [],
-    start () {},
-    stop () {},
+    async start () {},
+    async stop () {},
     fetch (digest: string, opts: FetchOptions = {}): Fetch {
       if (!/^sha256:[a-f0-9]{64}$/.test(digest)) throw new InvalidDigestError(digest)
       counts.fetches++
