@@ -96,7 +96,7 @@ export class FetchPaths {
         // The store hashes the piece against `want` before it keeps it: that is the verification.
         if (want == null) throw new DigestMismatchError(`no digest known for piece ${i}`)
         await host.accept(i, bytes, want, same ? 'peer-local' : 'peer-remote', peer.key, vouch == null ? undefined : { voucher: vouch.key })
-        view.peerServed(peer)
+        view.peerServed(peer, clock.now())
       } catch (err: any) {
         if (err?.name !== 'DigestMismatchError' || host.has(i)) throw err
         c.events.pieceRejected(peer.key)

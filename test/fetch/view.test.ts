@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { SwarmView } from '../../src/fetch/view.js'
+import { createPeerBook } from '../../src/swarm/index.js'
+import { BUSY_STREAK_MAX_MS } from '../../src/fetch/constants.js'
+
+const BUSY = Object.assign(new Error('busy'), { name: 'BusyError' })
+const PIECES = 8
+
+async function peerId (): Promise<ReturnType<typeof peerIdFromPrivateKey>> {
+  return peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+}
+
+/** A view in which `busy` and `good` both hold every piece, with an origin usable. */
+async function setup (): Promise<{ view: SwarmView, busy: any, good: any }> {
+  const view = new SwarmView('self', createPeerBook(), () => {})
+  view.sizeKnown(PIECES * 1024, 1024, PIECES)
+  view.originUsable = true
+  const all = { location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([0xff]), complete: true, hasOrigin: false, pieces: [], fetching: [], leaving: false }
+  const busy = view.ensure(await peerId(), 0)
+  const good = view.ensure(await peerId(), 0)
+  view.onGossip(busy.id, all, [], 0)
+  view.onGossip(good.id, all, [], 0)
+  return { view, busy, good }
+}
+
+describe('SwarmView: a BUSY streak', () => {
+  it('does not demote a holder while another peer keeps serving us (a loaded honest seeder)', async () => {
+    const { view, busy, good } = await setup()
+    for (let t = 0; t <= 3 * BUSY_STREAK_MAX_MS; t += 500) {
+      view.peerFailed(busy, 0, BUSY, t)
+      view.peerServed(good, t)
+    }
+    expect(busy.demoted).not.toBe(true)
+    expect(view.availability[0]).toBe(2)
+  })
+
+  it('demotes a holder that only says BUSY once nobody has served us for the streak bound (a stalling liar)', async () => {
+    const { view, busy } = await setup()
+    let demotedAt = -1
+    for (let t = 0; t <= 3 * BUSY_STREAK_MAX_MS && demotedAt < 0; t += 500) {
+      view.peerFailed(busy, 0, BUSY, t)
+      if (busy.demoted === true) demotedAt = t
+    }
+    expect(demotedAt).toBeGreaterThan(BUSY_STREAK_MAX_MS)
+    expect(demotedAt).toBeLessThanOrEqual(BUSY_STREAK_MAX_MS + 500)
+    expect(view.availability[0]).toBe(1)
+  })
+})
