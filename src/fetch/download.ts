@@ -93,7 +93,6 @@ export class Download {
   #leave?: () => void
   #wakeQueued = false
   #cancelSoon?: () => void
-  #scores: number[] = []
   #refs = 0
   /** Load, piece times and what follows from them: gossip rounds, heartbeat, patience. */
   readonly #pace: Pace
@@ -378,7 +377,7 @@ export class Download {
       avail: this.#view.availability,
       attempts: this.#attempts.view,
       readers: this.#readers.positions(),
-      score: i => this.#ownScore(i),
+      score: this.#ownScore,
       peerInflight: this.#view.totalInflight(),
       originInflight: this.#paths.originInflight,
       peerConcurrency: this.#o.peerConcurrency,
@@ -453,11 +452,8 @@ export class Download {
     return this.#gatherDone
   }
 
-  /** This node's rendezvous score per piece, computed once (the piece order's tie-break runs it in every comparison). */
-  #ownScore (i: number): number {
-    if (this.#scores.length !== this.#n) this.#scores = Array.from({ length: this.#n }, (_, k) => this.#rv.score(this.#c.selfId, k))
-    return this.#scores[i]
-  }
+  /** This node's rendezvous score of a piece: one function for the download's life, so the piece order ranks the pieces by it once. */
+  readonly #ownScore = (i: number): number => this.#rv.score(this.#c.selfId, i)
 
   /** The swarm's size: every peer heard from about this blob (a topic's subscriber list names only the peers we are connected to). */
   #swarmSize (): number {

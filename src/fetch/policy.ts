@@ -9,20 +9,49 @@ import type { RemotePeer } from './types.js'
 
 interface HaveSet { get(i: number): boolean }
 
-/** Needed pieces: the next few of each streaming reader first, then rarest first; ties spread per node by its own rendezvous score. */
+/** Each piece's place when the pieces are sorted by a score (ties by index), and the piece at each place. */
+interface ScoreRanks { rankOf: Uint32Array, pieceAt: Uint32Array }
+/** Per score function (a download passes the same one every pass): its ranks, computed once. */
+const ranksCache = new WeakMap<(i: number) => number, ScoreRanks>()
+
+function scoreRanks (n: number, score: (i: number) => number): ScoreRanks {
+  const cached = ranksCache.get(score)
+  if (cached != null && cached.rankOf.length === n) return cached
+  const pieceAt = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => score(a) - score(b) || a - b)
+  const rankOf = new Uint32Array(n)
+  pieceAt.forEach((piece, rank) => { rankOf[piece] = rank })
+  const r = { rankOf, pieceAt }
+  ranksCache.set(score, r)
+  return r
+}
+
+/**
+ * Needed pieces: the next few of each streaming reader first, then rarest
+ * first; ties spread per node by its own rendezvous score. Each piece
+ * becomes one number — (urgent, availability, score rank) — and the numbers
+ * are sorted natively: with a comparator this sort was a fifth of the
+ * engine's time in a 1,000-node simulation (it runs on every pass).
+ */
 export function orderPieces (n: number, have: HaveSet, avail: Uint16Array, readerPositions: Iterable<number>, score: (i: number) => number): number[] {
-  const need: number[] = []
-  for (let i = 0; i < n; i++) if (!have.get(i)) need.push(i)
+  const { rankOf, pieceAt } = scoreRanks(n, score)
   const urgent = new Set<number>()
   for (const next of readerPositions) {
     for (let i = next; i < Math.min(n, next + READER_WINDOW); i++) if (!have.get(i)) urgent.add(i)
   }
-  return need.sort((a, b) => {
-    const ua = urgent.has(a) ? 0 : 1
-    const ub = urgent.has(b) ? 0 : 1
-    return ua - ub || avail[a] - avail[b] || score(a) - score(b)
-  })
+  const keys: number[] = []
+  for (let i = 0; i < n; i++) {
+    if (have.get(i)) continue
+    // avail < 2^16 and the flag one bit above it: the key stays an exact integer for n < 2^35
+    keys.push(((urgent.has(i) ? 0 : AVAIL_RANGE) + avail[i]) * n + rankOf[i])
+  }
+  const sorted = Float64Array.from(keys).sort()
+  const out = new Array<number>(sorted.length)
+  for (let k = 0; k < sorted.length; k++) out[k] = pieceAt[sorted[k] % n]
+  return out
 }
+
+/** One more than the largest availability count (a Uint16Array entry). */
+const AVAIL_RANGE = 0x10000
 
 /** Pieces ahead of a streaming reader that jump the queue. */
 export const READER_WINDOW = 4
