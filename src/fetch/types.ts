@@ -81,6 +81,8 @@ export interface RemotePeer {
   claimingSince?: number
   /** Last time its have-set grew (claims are honoured only while it makes progress). */
   haveGrewAt?: number
+  /** The most pieces its have-set ever held (growth past it is progress). */
+  mostHeld?: number
   /** Start of its current run of BUSY answers to us (undefined: it served, or never said BUSY). */
   busySince?: number
   /** BUSY for longer than BUSY_STREAK_MAX_MS with an origin usable: not counted as a holder. */

@@ -231,6 +231,10 @@ export class SwarmView {
     const old = p.have
     const wasCounted = this.#holders.isCounted(p.key)
     if (now != null && (old == null || have.count > old.count)) p.haveGrewAt = now
+    // The swarm moves when a peer holds more than it ever did (a high-water
+    // mark: a peer cannot fake progress by dropping and re-adding pieces).
+    if (now != null && old != null && have.count > (p.mostHeld ?? old.count)) this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
+    p.mostHeld = Math.max(p.mostHeld ?? 0, have.count)
     p.have = have
     const counts = !this.#peerBook.isBanned(p.key) && p.demoted !== true
     if (wasCounted && counts && old != null && old.length === have.length) { this.#holders.countChange(p.key, old, have); return }
@@ -240,7 +244,7 @@ export class SwarmView {
 
   /** A peer served a piece: its failure streak ends. */
   peerServed (p: RemotePeer, now: number): void {
-    this.#lastPeerPieceAt = now
+    this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
     p.failures = 0
     p.busySince = undefined
     if (p.demoted === true) {
@@ -251,8 +255,8 @@ export class SwarmView {
 
   /** Set by the download: BUSY streaks demote holders only while an origin can take their pieces. */
   originUsable = false
-  /** When a peer last served us a piece (the view's creation before the first). */
-  #lastPeerPieceAt = -Infinity
+  /** When a peer last served us a piece or any peer's have-set last grew past its high-water mark. */
+  #swarmProgressAt = -Infinity
   /**
    * How long a BUSY streak, and claims with no growing have-set, are
    * believed. The download stretches both with how slow pieces are and how
@@ -269,13 +273,14 @@ export class SwarmView {
       p.busyUntil = now + BUSY_BACKOFF_MS
       p.busySince ??= now
       // BUSY is bounded in time: a holder that only ever says BUSY must not
-      // keep the origin away — but only while no peer serves us either. A
-      // BUSY peer costs nothing while others serve us; on a loaded swarm
-      // every honest seeder says BUSY for long stretches, and demoting them
-      // while pieces still flowed sent a 24-node swarm 3.4 × the blob
-      // (pieces held for minutes fetched again from the origin).
-      if (this.#lastPeerPieceAt === -Infinity) this.#lastPeerPieceAt = p.busySince
-      if (this.originUsable && p.demoted !== true && now - p.busySince > this.busyStreakMs && now - this.#lastPeerPieceAt > this.busyStreakMs) {
+      // keep the origin away — but only once the swarm stopped moving (no
+      // peer served us, no peer's have-set grew) for as long. On a loaded
+      // swarm every honest seeder says BUSY for long stretches; demoting
+      // them while pieces still flowed sent 24 nodes 3.4 × the blob and 32
+      // nodes 2.4 × (pieces held for minutes fetched again at each node's
+      // tail). A liar's pieces wait until the swarm has everything else.
+      if (this.#swarmProgressAt === -Infinity) this.#swarmProgressAt = p.busySince
+      if (this.originUsable && p.demoted !== true && now - p.busySince > this.busyStreakMs && now - this.#swarmProgressAt > this.busyStreakMs) {
         p.demoted = true
         if (this.#holders.isCounted(p.key)) { this.#holders.count(p.key, p.have, -1); this.#version++ }
       }

@@ -48,3 +48,27 @@ describe('SwarmView: a BUSY streak', () => {
     expect(view.availability[0]).toBe(1)
   })
 })
+
+describe('SwarmView: swarm progress keeps BUSY holders', () => {
+  it('does not demote while other peers\' have-sets grow, and does once they stop', async () => {
+    const { view, busy } = await setup()
+    const grower = view.ensure(await peerId(), 0)
+    const state = (bits: number): any => ({ location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([bits]), complete: false, hasOrigin: false, pieces: [], fetching: [], leaving: false })
+    const growth = [0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe]
+    let t = 0
+    view.onGossip(grower.id, state(0x00), [], 0)
+    for (const bits of growth) {
+      for (let k = 0; k < 8; k++, t += 500) view.peerFailed(busy, 0, BUSY, t)
+      view.onGossip(grower.id, state(bits), [], t)
+    }
+    expect(t).toBeGreaterThan(2 * BUSY_STREAK_MAX_MS)
+    expect(busy.demoted).not.toBe(true)
+    // dropping and re-adding a piece is not progress
+    view.onGossip(grower.id, state(0xfc), [], t)
+    for (; t < 30 * BUSY_STREAK_MAX_MS && busy.demoted !== true; t += 500) {
+      view.onGossip(grower.id, state(t % 1000 === 0 ? 0xfe : 0xfc), [], t)
+      view.peerFailed(busy, 0, BUSY, t)
+    }
+    expect(busy.demoted).toBe(true)
+  })
+})
