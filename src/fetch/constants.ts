@@ -155,6 +155,17 @@ export const ENDGAME_SLOW_FACTOR = 3
 /** A whole-blob origin stream that fails with a retryable error is restarted at most this often. */
 export const MAX_WHOLE_RESTARTS = 3
 
+// ---- whole-blob mismatch ---------------------------------------------------------
+
+/**
+ * With no origin, a whole-blob mismatch is resolved from peers by testing
+ * one voucher at a time ("its pieces are the wrong ones": they are fetched
+ * again from peers that claim other digests); at most this many vouchers
+ * are tried before the fetch fails. Each try costs the provisional pieces
+ * once more, so the bound is on bandwidth a group of liars can waste.
+ */
+export const MAX_MISMATCH_ROUNDS = 3
+
 /** A download's knobs: those given, the defaults above for the rest. */
 export function withDefaults (init: DownloadInit): Required<DownloadInit> {
   return {

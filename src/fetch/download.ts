@@ -2,7 +2,7 @@ import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
 import { parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
-import { AbortError, NoSourceError, StoreFullError } from '../errors.js'
+import { AbortError, DigestMismatchError, NoSourceError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
 import type { BlobInterest } from '../transfer/types.js'
@@ -12,7 +12,7 @@ import * as K from './constants.js'
 import { withDefaults } from './constants.js'
 import { Announcer } from './announce.js'
 import { Discovery } from './discovery.js'
-import { checkWhole, quarantine, type FinishComponents } from './finish.js'
+import { Finisher } from './finish.js'
 import { OriginList } from './origins.js'
 import { Pace } from './pace.js'
 import { PieceLedger } from './pieces.js'
@@ -63,6 +63,8 @@ export class Download {
   readonly #ready: PromiseWithResolvers<void> = Promise.withResolvers()
   readonly #done: PromiseWithResolvers<DownloadResult> = Promise.withResolvers()
   readonly #stops: Array<() => void> = []
+  /** The whole-blob check, and on a mismatch which provisional pieces were wrong and whom to blame. */
+  readonly #finisher: Finisher
 
   phase: Phase = 'sizing'
   size = -1
@@ -128,6 +130,7 @@ export class Download {
       wake: () => { this.#wake() },
       wakeSoon: () => { this.#wakeSoon() }
     }, { components, ...parts })
+    this.#finisher = new Finisher({ ...c, digest: this.digest, signal: this.#abort.signal, pieces: this.#pieces, paths: this.#paths, peers: () => this.#view.all() })
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
   }
@@ -285,7 +288,8 @@ export class Download {
       acceptsRanges: this.#acceptsRanges,
       originOnly: this.#originOnly,
       originInflight: this.#paths.originInflight,
-      discoveryDone: this.#discovery.done
+      discoveryDone: this.#discovery.done,
+      refuted: this.#finisher.refuted
     }
   }
 
@@ -314,6 +318,10 @@ export class Download {
   /** Fails the download when no source is left for a piece still needed. */
   #checkStuck (): void {
     if (this.phase !== 'fetching' || this.#origins.current != null) return
+    if (this.#finisher.stuck()) {
+      this.#fail(new DigestMismatchError(`${this.digest}: the blob failed its digest and no peer is left to fetch its suspect pieces from`))
+      return
+    }
     if (this.#attempts.size > 0 || this.#view.anyHolder()) return
     const now = this.#clock.now()
     if (this.#origins.failed == null && (!this.#discovery.done || this.#view.metaInflight > 0 || now - this.#startedAt < this.#o.discoveryTimeoutMs)) return
@@ -345,30 +353,20 @@ export class Download {
     void this.#c.swarm.provide(this.digest, { signal: AbortSignal.any([this.signal, this.#clock.timeout(K.PROVIDE_TIMEOUT_MS)]) })
   }
 
-  #finishing (): FinishComponents {
-    return { digest: this.digest, store: this.#c.store, peerBook: this.#c.peerBook, signal: this.signal, logger: this.#c.logger }
-  }
-
   async #finish (): Promise<void> {
     if (this.phase !== 'fetching') return
     this.phase = 'finishing'
     try {
-      const mismatch = await checkWhole(this.#finishing())
-      if (mismatch == null) { this.#settle(); return }
-      await this.#quarantine(mismatch)
+      const again = await this.#finisher.run(this.size, this.pieceSize, this.#origins.current != null && !this.#originOnly)
+      if (again == null) { this.#settle(); return }
+      // The blob failed its sha256: the provisional pieces come again (finish.ts).
+      this.resets++
+      if (again === 'origin') this.#originOnly = true
+      this.phase = 'fetching'
+      this.#wake()
     } catch (err) {
       this.#fail(err as Error)
     }
-  }
-
-  /** The assembled blob failed its sha256 (finish.ts): fetch the suspects again, or fail. */
-  async #quarantine (err: Error): Promise<void> {
-    this.resets++
-    const originUsable = this.#origins.current != null && !this.#originOnly
-    await quarantine(this.#finishing(), { pieces: this.#pieces, paths: this.#paths, size: this.size, pieceSize: this.pieceSize, originUsable }, err)
-    this.#originOnly = true
-    this.phase = 'fetching'
-    this.#wake()
   }
 
   // ---- gossip ------------------------------------------------------------------

@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import { MAX_WHOLE_RESTARTS } from './constants.js'
 import { readOriginWhole } from './origin-piece.js'
 import type { Pace } from './pace.js'
+import { dissenter, type Refuted } from './finish.js'
 import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
 import type { DownloadComponents, RemotePeer } from './types.js'
 import { isBusy, type SwarmView } from './view.js'
@@ -61,6 +62,8 @@ export class FetchPaths {
   #wholeRestarts = 0
   /** After a whole-blob mismatch: the provisional pieces to compare with the origin's bytes. */
   suspects = new Map<number, Suspect>()
+  /** After a whole-blob mismatch with no origin: the voucher under test (finish.ts). */
+  refuted?: Refuted
 
   constructor (host: FetchHost, parts: FetchParts) {
     this.#host = host
@@ -88,8 +91,10 @@ export class FetchPaths {
       host.wake()
       // A trusted digest if we have one; else the claim of a peer that
       // vouched for it (the sender's own first), and the piece is provisional.
+      // While a voucher is under test after a mismatch, it vouches for nothing (finish.ts).
       const trusted = host.trusted(i)
-      const vouch = trusted == null ? view.voucher(i, peer) : undefined
+      const r = this.refuted
+      const vouch = trusted != null ? undefined : r == null ? view.voucher(i, peer) : dissenter(view.all(), k => c.peerBook.isBanned(k), r, i, peer)
       const want = trusted ?? vouch?.digest
       const same = (peer.location ?? '') === c.location
       try {

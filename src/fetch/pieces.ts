@@ -51,6 +51,13 @@ export class PieceLedger {
     this.n = n
   }
 
+  /** After a whole-blob mismatch the store kept only trusted pieces: `have` is what it holds now. */
+  reopened (have: Bitfield): void {
+    this.provisional.clear()
+    this.have = have
+    for (let i = 0; i < this.n; i++) if (!have.get(i)) this.digests[i] = undefined
+  }
+
   /** A complete blob from the store: every piece held. */
   holdAll (n: number): void {
     this.n = n

@@ -5,6 +5,7 @@ import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
 import type { Pace } from './pace.js'
 import { choosePeer, type TakeoverTimes } from './policy.js'
+import { dissenter, type Refuted } from './finish.js'
 import type { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
 import type { RemotePeer } from './types.js'
@@ -22,13 +23,15 @@ export interface PlannerState {
   originOnly: boolean
   originInflight: number
   discoveryDone: boolean
+  /** After a whole-blob mismatch with no origin: the voucher under test (finish.ts). */
+  refuted?: Refuted
 }
 
 /** What the planner reads from its download: the swarm view, the pace, the attempts and the readers. */
 export interface PlannerComponents {
   readonly selfId: string
   readonly location: string
-  readonly peerBook: Pick<PeerBook, 'rtt'>
+  readonly peerBook: Pick<PeerBook, 'rtt' | 'isBanned'>
   readonly view: SwarmView
   readonly pace: Pace
   readonly attempts: Attempts
@@ -117,16 +120,20 @@ export class Planner {
   #pickPeer (s: PlannerState, i: number, now: number, extra: ReadonlyMap<string, number>): RemotePeer | undefined {
     const { view, options: o } = this.#c
     const trusted = s.trusted(i)
+    const r = s.refuted
     const holders: RemotePeer[] = []
     for (const p of view.holders(i, now, o.perPeerPipeline)) {
-      if (p.inflight + (extra.get(p.key) ?? 0) >= o.perPeerPipeline) continue
+      if (p.inflight + (extra.get(p.key) ?? 0) >= o.perPeerPipeline || p.key === r?.voucher) continue
       holders.push(p)
       // the best of a sample: in a swarm of hundreds, scanning every holder of every piece on every pass was most of the engine's time
       if (holders.length >= K.MAX_HOLDERS_CONSIDERED) break
     }
     // Checkable: a trusted digest, the holder's own claim, or another peer's claim (a relay of a provisional piece).
     let vouched: boolean | undefined
-    const { peer, sameLocation } = choosePeer(holders, p => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null), this.#c.location, k => this.#c.peerBook.rtt(k))
+    const checkable = r == null
+      ? (p: RemotePeer) => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null)
+      : (p: RemotePeer) => trusted || dissenter(view.all(), k => this.#c.peerBook.isBanned(k), r, i, p) != null
+    const { peer, sameLocation } = choosePeer(holders, checkable, this.#c.location, k => this.#c.peerBook.rtt(k))
     if (peer == null) {
       // Held, but by nobody whose digest we can check: ask them for it.
       if (holders.length > 0) for (const p of holders) view.wantProbe(p)

@@ -71,6 +71,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'starling-integrity-'))
   makeBlob('lie', 12 * MiB)
   makeBlob('restart', 8 * MiB)
+  makeBlob('noorigin', 12 * MiB)
   makeBlob('busy', 6 * MiB)
   makeBlob('claim', 6 * MiB)
   makeBlob('size', 6 * MiB)
@@ -168,6 +169,50 @@ describe('a lying peer that serves a consistent fake piece map', () => {
     for await (const c of victim.node.fetch(b.digest)) got.push(c)
     expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
   }, 90_000)
+})
+
+describe('a whole-blob mismatch with no origin is resolved piece by piece', () => {
+  it('the victim ends with the right bytes from the honest peer, the liar is struck once per wrong piece it sent, the honest peer not at all', async () => {
+    const b = blobs.noorigin
+    const victim = await startVictim(join(dir, 'victim-noorigin'))
+    cleanup.push(async () => { await victim.stop() })
+    const addr = victim.node.addresses()[0]
+    const honestFile = join(dir, 'honest-noorigin.bin')
+    await writeFile(honestFile, b.bytes)
+    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest-noorigin'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
+    cleanup.push(async () => { await honest.kill() })
+    await honest.call('add', { path: honestFile })
+    // the liar serves every piece at once: the victim takes some of them
+    const pieceSize = choosePieceSize(b.bytes.byteLength)
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(addr)
+    await waitFor(() => victim.node.peers().some(p => p.id === honest.peerId) && victim.node.peers().some(p => p.id === liar.peerId), 15_000)
+
+    // no origin: before, a mismatch here failed the fetch with DigestMismatchError
+    const fromLiar = new Set<number>()
+    const r = await victim.node.fetch(b.digest, {
+      onProgress: (e) => { if (e.type === 'starling:fetch:piece' && e.detail.peer === liar.peerId) fromLiar.add(e.detail.index) }
+    })
+    expect(r.digest).toBe(b.digest)
+    const got: Uint8Array[] = []
+    for await (const c of victim.node.fetch(b.digest)) got.push(c)
+    expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
+
+    // the liar's pieces were taken (the test exercises the lie), and every one of them was fake
+    expect(fromLiar.size).toBeGreaterThan(0)
+    const peers = victim.node.peers()
+    const l = peers.find(p => p.id === liar.peerId)
+    // struck once per wrong piece it vouched for (the history keeps the last 5), banned from the third
+    const struck = (l?.lastStrikes ?? []).map(s => Number(/piece (\d+)/.exec(s.reason)?.[1]))
+    expect(struck.length).toBe(Math.min(fromLiar.size, 5))
+    for (const i of struck) expect(fromLiar.has(i), `struck for piece ${i}, which it did not send`).toBe(true)
+    expect(l?.banned ?? false).toBe(fromLiar.size >= 3)
+    const h = peers.find(p => p.id === honest.peerId)
+    expect(h?.strikes ?? 0).toBe(0)
+    expect(h?.banned ?? false).toBe(false)
+    expect(h?.lastStrikes ?? []).toEqual([])
+  }, 120_000)
 })
 
 describe('no stall by lying', () => {
