@@ -62,6 +62,13 @@ export type FetchProgressEvent =
 export interface FetchOptions {
   /** Where to get bytes the swarm lacks: a URL (HTTP/HTTPS) or an Origin object. */
   origin?: string | URL | Origin
+  /**
+   * The CID of the blob's piece map (`starling add` and `starling stat`
+   * print it): the map is fetched from peers and checked against it, and
+   * every piece is checked against its digest on arrival, so no piece is
+   * ever taken on a peer's word (docs/security.md).
+   */
+  pieceMap?: string
   /** Extra request headers for a URL origin (e.g. Authorization). */
   headers?: Record<string, string>
   /** Stream only bytes [offset, offset+length) (the whole blob is still fetched). */

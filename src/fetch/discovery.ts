@@ -1,5 +1,5 @@
 import type { PeerBook } from '../swarm/index.js'
-import type { BlobInterest, TransferClient } from '../transfer/types.js'
+import type { BlobInterest, BlobMeta, TransferClient } from '../transfer/types.js'
 import type { Logger } from '../types.js'
 import type { Clock } from './clock.js'
 import { MAX_DIRECT_PROBES, META_TIMEOUT_MS } from './constants.js'
@@ -21,6 +21,8 @@ export interface DiscoveryComponents {
   interest: () => BlobInterest | undefined
   /** Something was learnt: run a scheduling pass. */
   wake: () => void
+  /** A peer's meta answer, after the view took it. */
+  answered: (p: RemotePeer, meta: BlobMeta) => void
 }
 
 /**
@@ -80,6 +82,7 @@ export class Discovery {
         const { meta, interest } = await this.#c.transfer.exchange(p.id, this.#c.digest, this.#c.interest(), { signal })
         this.#c.peerBook.recordRtt(p.key, clock.now() - now)
         view.onMetaAnswer(p, meta, interest, clock.now())
+        if (meta != null) this.#c.answered(p, meta)
       } catch (err) {
         this.#c.logger?.debug({ err, peer: p.key }, 'meta request failed')
       } finally {

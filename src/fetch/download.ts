@@ -5,7 +5,7 @@ import { parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
-import type { BlobInterest } from '../transfer/types.js'
+import type { BlobInterest, BlobMeta } from '../transfer/types.js'
 import { Attempts } from './attempts.js'
 import { systemClock, type Clock } from './clock.js'
 import * as K from './constants.js'
@@ -15,6 +15,7 @@ import { Discovery } from './discovery.js'
 import { Finisher } from './finish.js'
 import { OriginList } from './origins.js'
 import { Pace } from './pace.js'
+import { parsePieceMapCid, PieceMapCheck } from './piece-map-check.js'
 import { PieceLedger } from './pieces.js'
 import { FetchPaths } from './fetch-paths.js'
 import { Planner, type PlannerState } from './planner.js'
@@ -23,7 +24,7 @@ import { Rendezvous } from './rendezvous.js'
 import type { Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
 import { checkPeerSize, determineSize, openRecord, type Sizing, type SizingComponents } from './sizing.js'
-import type { DownloadComponents, DownloadInit, ProgressFn } from './types.js'
+import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
 import { SwarmView } from './view.js'
 import { DownloadReaders } from './waiters.js'
 import { Wakeup } from './wakeup.js'
@@ -63,6 +64,8 @@ export class Download {
   readonly #ready: PromiseWithResolvers<void> = Promise.withResolvers()
   readonly #done: PromiseWithResolvers<DownloadResult> = Promise.withResolvers()
   readonly #stops: Array<() => void> = []
+  /** The piece map's CID a caller gave, and the map once authenticated. */
+  #mapCheck?: PieceMapCheck
   /** The whole-blob check, and on a mismatch which provisional pieces were wrong and whom to blame. */
   readonly #finisher: Finisher
 
@@ -115,7 +118,7 @@ export class Download {
     this.#pieces = new PieceLedger({ digest: this.digest, store: c.store, events: c.events, signal: this.#abort.signal, logger: c.logger })
     const parts = { view: this.#view, clock: this.#clock, pace: this.#pace, attempts: this.#attempts, signal: this.#abort.signal }
     this.#planner = new Planner({ ...c, ...parts, readers: this.#readers, rv: new Rendezvous(this.id.hex), startedAt: this.#startedAt, options: this.#o, connectedPeers: () => c.swarm.connectedPeers().length })
-    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() } })
+    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() }, answered: (p, meta) => { this.#answered(p, meta) } })
     this.#paths = new FetchPaths({
       digest: this.digest,
       size: () => this.size,
@@ -123,6 +126,7 @@ export class Download {
       signal: this.#abort.signal,
       has: i => this.#pieces.have.get(i),
       trusted: i => this.#pieces.digests[i],
+      trustedOnly: () => this.#mapCheck != null,
       accept: async (i, bytes, d, source, peer, provisional) => { await this.#accept(i, bytes, d, source, peer, provisional) },
       originFailed: (origin, err) => { this.#origins.requestFailed(origin, err) },
       originEnded: i => { this.#planner.originRule.settled(i); this.#announcer?.markDirty() },
@@ -140,6 +144,38 @@ export class Download {
   get signal (): AbortSignal { return this.#abort.signal }
   get bytesBySource (): BytesBySource { return { ...this.#pieces.bytes } }
   get failure (): Error | undefined { return this.#failure }
+
+  /**
+   * The CID of the blob's piece map (a caller gave it): pieces are then
+   * taken only against its digests, once a peer's map matched it
+   * (piece-map-check.ts); the first CID given counts.
+   */
+  addPieceMap (cid: string): void {
+    const parsed = parsePieceMapCid(cid)
+    if (this.#mapCheck != null || this.settled) return
+    this.#mapCheck = new PieceMapCheck({ digest: this.digest, peerBook: this.#c.peerBook, logger: this.#c.logger }, parsed)
+    // peers that answered already are asked again: their answer may be the map
+    for (const p of this.#view.all()) { p.metaAt = 0; this.#view.wantProbe(p) }
+    this.#wake()
+  }
+
+  #answered (p: RemotePeer, meta: BlobMeta): void {
+    const check = this.#mapCheck
+    if (check == null) return
+    void check.offer(p.key, meta).then(map => { if (map != null) this.#authenticated() }, () => {})
+  }
+
+  /** The piece map matched its CID: its digests are trusted (before the size is known, sizing takes the size from it). */
+  #authenticated (): void {
+    const map = this.#mapCheck?.map
+    if (map == null || this.settled || this.size < 0) return
+    if (map.size !== this.size || map.pieceSize !== this.pieceSize) {
+      this.#fail(new DigestMismatchError(`${this.digest}: size ${this.size} differs from the authenticated piece map's ${map.size}`))
+      return
+    }
+    this.#pieces.authenticate(map.pieceDigests)
+    this.#wake()
+  }
 
   /** Origins are tried in the order callers gave them; the next takes over when one fails for good. */
   addOrigin (origin: Origin): void {
@@ -230,7 +266,8 @@ export class Download {
       origin: () => this.#origins.current,
       originFailed: () => this.#origins.failed,
       originError: err => { this.#c.events.originError(); this.#origins.next(err) },
-      sizeOffer: () => this.#view.sizeOffer,
+      // with a piece map's CID, only the authenticated map tells the size
+      sizeOffer: () => this.#mapCheck != null ? this.#mapCheck.map : this.#view.sizeOffer,
       askedEveryone: () => this.#discovery.done && this.#view.metaInflight === 0
     }
   }
@@ -245,6 +282,9 @@ export class Download {
     const have = record.have
     this.pieceSize = pieceSize
     this.size = size
+    // a piece map that came before the size (with an origin, the origin gave the size)
+    this.#authenticated()
+    if (this.settled) return
     this.#view.sizeKnown(size, pieceSize, n)
     this.phase = 'fetching'
     this.#c.logger?.debug({ digest: this.digest, size, pieceSize, held: have.count, afterMs: this.#clock.now() - this.#startedAt }, 'download: size known')
@@ -289,7 +329,8 @@ export class Download {
       originOnly: this.#originOnly,
       originInflight: this.#paths.originInflight,
       discoveryDone: this.#discovery.done,
-      refuted: this.#finisher.refuted
+      refuted: this.#finisher.refuted,
+      trustedOnly: this.#mapCheck != null
     }
   }
 

@@ -25,6 +25,8 @@ export interface FetchHost {
   has: (i: number) => boolean
   /** The trusted digest of piece i, if any. */
   trusted: (i: number) => Uint8Array | undefined
+  /** Only trusted digests count (the caller gave a piece map's CID): no piece is taken on a peer's word. */
+  trustedOnly: () => boolean
   /** Keep piece i (the store checks it against `d`); provisional when only a peer vouched for `d`. */
   accept: (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string, provisional?: { voucher: string }) => Promise<void>
   /** An origin request failed (the download moves to the next origin or fails). */
@@ -94,7 +96,7 @@ export class FetchPaths {
       // While a voucher is under test after a mismatch, it vouches for nothing (finish.ts).
       const trusted = host.trusted(i)
       const r = this.refuted
-      const vouch = trusted != null ? undefined : r == null ? view.voucher(i, peer) : dissenter(view.all(), k => c.peerBook.isBanned(k), r, i, peer)
+      const vouch = trusted != null || host.trustedOnly() ? undefined : r == null ? view.voucher(i, peer) : dissenter(view.all(), k => c.peerBook.isBanned(k), r, i, peer)
       const want = trusted ?? vouch?.digest
       const same = (peer.location ?? '') === c.location
       try {
@@ -166,7 +168,8 @@ export class FetchPaths {
         c.logger?.warn({ peer: s.voucher, piece: i, digest: this.#host.digest }, 'origin bytes contradict a provisional piece: its voucher struck')
       }
     }
-    await this.#host.accept(i, bytes, d, 'origin')
+    // With an authenticated piece map the origin's bytes are checked against it too.
+    await this.#host.accept(i, bytes, this.#host.trusted(i) ?? d, 'origin')
   }
 
   /**

@@ -1,4 +1,4 @@
-import { Bitfield } from '../content/index.js'
+import { Bitfield, equalBytes } from '../content/index.js'
 import { StoreFullError } from '../errors.js'
 import type { BlobStore } from '../store/types.js'
 import type { ByteSource, BytesBySource, Logger } from '../types.js'
@@ -55,7 +55,23 @@ export class PieceLedger {
   reopened (have: Bitfield): void {
     this.provisional.clear()
     this.have = have
+    // an authenticated piece map's digests stay trusted, held or not
+    if (this.authenticated) return
     for (let i = 0; i < this.n; i++) if (!have.get(i)) this.digests[i] = undefined
+  }
+
+  /** Every digest came from a piece map that matched the CID the caller gave. */
+  authenticated = false
+
+  /**
+   * An authenticated piece map: every piece's digest is trusted from now on,
+   * and a held provisional piece whose digest it confirms is trusted too
+   * (one it contradicts stays provisional: the whole-blob check drops it).
+   */
+  authenticate (digests: readonly Uint8Array[]): void {
+    this.authenticated = true
+    for (let i = 0; i < this.n; i++) this.digests[i] ??= digests[i]
+    for (const [i, p] of [...this.provisional]) if (equalBytes(p.digest, digests[i])) this.provisional.delete(i)
   }
 
   /** A complete blob from the store: every piece held. */

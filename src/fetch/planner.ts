@@ -25,6 +25,8 @@ export interface PlannerState {
   discoveryDone: boolean
   /** After a whole-blob mismatch with no origin: the voucher under test (finish.ts). */
   refuted?: Refuted
+  /** Only trusted digests count (the caller gave a piece map's CID). */
+  trustedOnly: boolean
 }
 
 /** What the planner reads from its download: the swarm view, the pace, the attempts and the readers. */
@@ -130,9 +132,11 @@ export class Planner {
     }
     // Checkable: a trusted digest, the holder's own claim, or another peer's claim (a relay of a provisional piece).
     let vouched: boolean | undefined
-    const checkable = r == null
-      ? (p: RemotePeer) => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null)
-      : (p: RemotePeer) => trusted || dissenter(view.all(), k => this.#c.peerBook.isBanned(k), r, i, p) != null
+    const checkable = s.trustedOnly
+      ? () => trusted
+      : r == null
+        ? (p: RemotePeer) => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null)
+        : (p: RemotePeer) => trusted || dissenter(view.all(), k => this.#c.peerBook.isBanned(k), r, i, p) != null
     const { peer, sameLocation } = choosePeer(holders, checkable, this.#c.location, k => this.#c.peerBook.rtt(k))
     if (peer == null) {
       // Held, but by nobody whose digest we can check: ask them for it.

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/daemon/config.js'
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js'
 import { createNode, type StarlingNode } from '../../src/index.js'
-import { choosePieceSize } from '../../src/content/index.js'
+import { choosePieceSize, pieceMapCid, PieceMapBuilder } from '../../src/content/index.js'
 import { BUSY_STREAK_MAX_MS, CLAIM_STALE_MS } from '../../src/fetch/constants.js'
 import { startLiar, type Liar } from '../fixtures/liar.js'
 import { startOriginServer, type OriginServer } from '../fixtures/origin-server.js'
@@ -72,6 +72,7 @@ beforeAll(async () => {
   makeBlob('lie', 12 * MiB)
   makeBlob('restart', 8 * MiB)
   makeBlob('noorigin', 12 * MiB)
+  makeBlob('mapcid', 12 * MiB)
   makeBlob('busy', 6 * MiB)
   makeBlob('claim', 6 * MiB)
   makeBlob('size', 6 * MiB)
@@ -213,6 +214,53 @@ describe('a whole-blob mismatch with no origin is resolved piece by piece', () =
     expect(h?.banned ?? false).toBe(false)
     expect(h?.lastStrikes ?? []).toEqual([])
   }, 120_000)
+})
+
+describe('an authenticated piece map (the caller gives its CID)', () => {
+  it('a liar with a fake piece map gets no piece accepted: it is struck for its map, and the victim ends right from the honest peer', async () => {
+    const b = blobs.mapcid
+    const pieceSize = choosePieceSize(b.bytes.byteLength)
+    const builder = new PieceMapBuilder(pieceSize)
+    builder.update(b.bytes)
+    const cid = (await pieceMapCid(builder.finish(b.digest))).toString()
+    const victim = await createNode({ dataDir: join(dir, 'victim-mapcid'), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
+    await victim.start()
+    cleanup.push(async () => { await victim.stop() })
+    const addr = victim.addresses()[0]
+    const honestFile = join(dir, 'honest-mapcid.bin')
+    await writeFile(honestFile, b.bytes)
+    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest-mapcid'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
+    cleanup.push(async () => { await honest.kill() })
+    await honest.call('add', { path: honestFile })
+    // the liar's consistent fake map: every piece, each matching its fake digest, served at once
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(addr)
+    await waitFor(() => victim.peers().some(p => p.id === honest.peerId) && victim.peers().some(p => p.id === liar.peerId), 15_000)
+
+    const fromLiar: number[] = []
+    const f = victim.fetch(b.digest, {
+      pieceMap: cid,
+      onProgress: (e) => { if (e.type === 'starling:fetch:piece' && e.detail.peer === liar.peerId) fromLiar.push(e.detail.index) }
+    })
+    const got: Uint8Array[] = []
+    for await (const c of f) got.push(c)
+    expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
+    // not a single piece of the liar was accepted (without the CID it gets some: the test above)
+    expect(fromLiar).toEqual([])
+    const l = victim.peers().find(p => p.id === liar.peerId)
+    expect((l?.lastStrikes ?? []).some(s => s.reason.includes('piece map'))).toBe(true)
+    const h = victim.peers().find(p => p.id === honest.peerId)
+    expect(h?.strikes ?? 0).toBe(0)
+    expect(h?.lastStrikes ?? []).toEqual([])
+  }, 120_000)
+
+  it('a CID that is not one is refused before any work', async () => {
+    const node = await createNode({ dataDir: join(dir, 'victim-badcid'), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
+    await node.start()
+    cleanup.push(async () => { await node.stop() })
+    expect(() => node.fetch(blobs.mapcid.digest, { pieceMap: 'not-a-cid' })).toThrow(expect.objectContaining({ name: 'InvalidRequestError' }))
+  })
 })
 
 describe('no stall by lying', () => {
