@@ -136,8 +136,10 @@ export interface StarlingNode extends Startable {
   addresses(): string[]
   fetch(digest: string, options?: FetchOptions): Fetch
   /** Imports a file (path) or bytes into the store and announces it. */
-  add(source: string | Uint8Array | AsyncIterable<Uint8Array>, options?: AddOptions): Promise<{ digest: string, size: number }>
-  stat(digest: string, options?: { signal?: AbortSignal }): Promise<BlobInfo | undefined>
+  /** `pieceMap`: the CID of the blob's piece map, for `fetch(digest, { pieceMap })` elsewhere. */
+  add(source: string | Uint8Array | AsyncIterable<Uint8Array>, options?: AddOptions): Promise<{ digest: string, size: number, pieceMap: string }>
+  /** With `pieceMap` (the piece map's CID) once the blob is complete. */
+  stat(digest: string, options?: { signal?: AbortSignal }): Promise<(BlobInfo & { pieceMap?: string }) | undefined>
   has(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>
   list(options?: { signal?: AbortSignal }): Promise<BlobInfo[]>
   delete(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>

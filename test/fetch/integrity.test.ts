@@ -18,6 +18,7 @@ import { BUSY_STREAK_MAX_MS, CLAIM_STALE_MS } from '../../src/fetch/constants.js
 import { startLiar, type Liar } from '../fixtures/liar.js'
 import { startOriginServer, type OriginServer } from '../fixtures/origin-server.js'
 import { startNodeProcess, type NodeProcess } from '../fixtures/swarm.js'
+import { runCli } from '../cli/helpers.js'
 
 const MiB = 1024 * 1024
 const silent = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return silent } } as any
@@ -34,8 +35,8 @@ function makeBlob (name: string, size: number): { bytes: Uint8Array, digest: str
   return blobs[name]
 }
 
-async function startVictim (dataDir: string): Promise<Daemon> {
-  const config = await loadConfig({ env: {}, flags: { dataDir, api: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], gcInterval: '0', cacheSize: '1GiB' } as any })
+async function startVictim (dataDir: string, bootstrap: string[] = []): Promise<Daemon> {
+  const config = await loadConfig({ env: {}, flags: { dataDir, api: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], gcInterval: '0', cacheSize: '1GiB', ...(bootstrap.length > 0 ? { bootstrap } : {}) } as any })
   return await startDaemon(config, { logger: silent })
 }
 
@@ -73,6 +74,7 @@ beforeAll(async () => {
   makeBlob('restart', 8 * MiB)
   makeBlob('noorigin', 12 * MiB)
   makeBlob('mapcid', 12 * MiB)
+  makeBlob('mapcli', 6 * MiB)
   makeBlob('busy', 6 * MiB)
   makeBlob('claim', 6 * MiB)
   makeBlob('size', 6 * MiB)
@@ -253,6 +255,37 @@ describe('an authenticated piece map (the caller gives its CID)', () => {
     const h = victim.peers().find(p => p.id === honest.peerId)
     expect(h?.strikes ?? 0).toBe(0)
     expect(h?.lastStrikes ?? []).toEqual([])
+  }, 120_000)
+
+  it('the CLI: add --json and stat print the CID, get --piece-map fetches with it past a liar', async () => {
+    const b = blobs.mapcli
+    const seeder = await startVictim(join(dir, 'seeder-mapcli'))
+    cleanup.push(async () => { await seeder.stop() })
+    const victim = await startVictim(join(dir, 'victim-mapcli'), [seeder.node.addresses()[0]])
+    cleanup.push(async () => { await victim.stop() })
+    const file = join(dir, 'mapcli.bin')
+    await writeFile(file, b.bytes)
+    const env = async (d: Daemon): Promise<Record<string, string>> => ({ STARLING_API_TOKEN: await token(d) })
+    const add = await runCli(['--api', seeder.apiUrl, '--json', 'add', file], { env: await env(seeder) })
+    expect(add.stderr).toBe('')
+    const added = JSON.parse(add.stdout)
+    expect(added.digest).toBe(b.digest)
+    const builder = new PieceMapBuilder(choosePieceSize(b.bytes.byteLength))
+    builder.update(b.bytes)
+    const cid = (await pieceMapCid(builder.finish())).toString()
+    expect(added.pieceMap).toBe(cid)
+    const stat = await runCli(['--api', seeder.apiUrl, 'stat', b.digest], { env: await env(seeder) })
+    expect(stat.stdout).toContain(`piece map ${cid}`)
+    // the victim: the seeder (its bootstrap peer) and a liar with a fake map connected
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(victim.node.addresses()[0])
+    await waitFor(() => victim.node.peers().some(p => p.id === seeder.node.peerId) && victim.node.peers().some(p => p.id === liar.peerId), 15_000)
+    const out = join(dir, 'mapcli.out')
+    const get = await runCli(['--api', victim.apiUrl, 'get', b.digest, '--piece-map', cid, '-o', out, '--no-progress'], { env: await env(victim) })
+    expect(get.code, get.stderr).toBe(0)
+    expect(equal(new Uint8Array(await readFile(out)), b.bytes)).toBe(true)
+    expect(victim.node.peers().find(p => p.id === seeder.node.peerId)?.strikes ?? 0).toBe(0)
   }, 120_000)
 
   it('a CID that is not one is refused before any work', async () => {
