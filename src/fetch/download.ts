@@ -363,6 +363,11 @@ export class Download {
       this.#fail(new DigestMismatchError(`${this.digest}: the blob failed its digest and no peer is left to fetch its suspect pieces from`))
       return
     }
+    // with a piece map's CID, peers are of no use until one gave the map
+    if (this.#mapCheck != null && this.#mapCheck.map == null && this.#clock.now() - this.#startedAt >= this.#o.discoveryTimeoutMs) {
+      this.#fail(new NoSourceError(`no peer gave the piece map ${this.#mapCheck.cid.toString()} of ${this.digest} and no origin was given`))
+      return
+    }
     if (this.#attempts.size > 0 || this.#view.anyHolder()) return
     const now = this.#clock.now()
     if (this.#origins.failed == null && (!this.#discovery.done || this.#view.metaInflight > 0 || now - this.#startedAt < this.#o.discoveryTimeoutMs)) return
