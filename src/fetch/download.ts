@@ -5,7 +5,7 @@ import { parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
-import type { BlobInterest, BlobMeta } from '../transfer/types.js'
+import type { BlobInterest } from '../transfer/types.js'
 import { Attempts } from './attempts.js'
 import { systemClock, type Clock } from './clock.js'
 import * as K from './constants.js'
@@ -15,7 +15,7 @@ import { Discovery } from './discovery.js'
 import { Finisher } from './finish.js'
 import { OriginList } from './origins.js'
 import { Pace } from './pace.js'
-import { parsePieceMapCid, PieceMapCheck } from './piece-map-check.js'
+import { PieceMapAuth } from './piece-map-check.js'
 import { PieceLedger } from './pieces.js'
 import { FetchPaths } from './fetch-paths.js'
 import { Planner, type PlannerState } from './planner.js'
@@ -24,7 +24,7 @@ import { Rendezvous } from './rendezvous.js'
 import type { Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
 import { checkPeerSize, determineSize, openRecord, type Sizing, type SizingComponents } from './sizing.js'
-import type { DownloadComponents, DownloadInit, ProgressFn, RemotePeer } from './types.js'
+import type { DownloadComponents, DownloadInit, ProgressFn } from './types.js'
 import { SwarmView } from './view.js'
 import { DownloadReaders } from './waiters.js'
 import { Wakeup } from './wakeup.js'
@@ -65,7 +65,7 @@ export class Download {
   readonly #done: PromiseWithResolvers<DownloadResult> = Promise.withResolvers()
   readonly #stops: Array<() => void> = []
   /** The piece map's CID a caller gave, and the map once authenticated. */
-  #mapCheck?: PieceMapCheck
+  readonly #mapAuth: PieceMapAuth
   /** The whole-blob check, and on a mismatch which provisional pieces were wrong and whom to blame. */
   readonly #finisher: Finisher
 
@@ -118,7 +118,7 @@ export class Download {
     this.#pieces = new PieceLedger({ digest: this.digest, store: c.store, events: c.events, signal: this.#abort.signal, logger: c.logger })
     const parts = { view: this.#view, clock: this.#clock, pace: this.#pace, attempts: this.#attempts, signal: this.#abort.signal }
     this.#planner = new Planner({ ...c, ...parts, readers: this.#readers, rv: new Rendezvous(this.id.hex), startedAt: this.#startedAt, options: this.#o, connectedPeers: () => c.swarm.connectedPeers().length })
-    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() }, answered: (p, meta) => { this.#answered(p, meta) } })
+    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() }, answered: (p, meta) => { this.#mapAuth.answered(p.key, meta) } })
     this.#paths = new FetchPaths({
       digest: this.digest,
       size: () => this.size,
@@ -126,7 +126,7 @@ export class Download {
       signal: this.#abort.signal,
       has: i => this.#pieces.have.get(i),
       trusted: i => this.#pieces.digests[i],
-      trustedOnly: () => this.#mapCheck != null,
+      trustedOnly: () => this.#mapAuth.given,
       accept: async (i, bytes, d, source, peer, provisional) => { await this.#accept(i, bytes, d, source, peer, provisional) },
       originFailed: (origin, err) => { this.#origins.requestFailed(origin, err) },
       originEnded: i => { this.#planner.originRule.settled(i); this.#announcer?.markDirty() },
@@ -134,6 +134,18 @@ export class Download {
       wake: () => { this.#wake() },
       wakeSoon: () => { this.#wakeSoon() }
     }, { components, ...parts })
+    this.#mapAuth = new PieceMapAuth({
+      ...c,
+      digest: this.digest,
+      pieces: this.#pieces,
+      size: () => this.size,
+      pieceSize: () => this.pieceSize,
+      settled: () => this.settled,
+      // peers that answered already are asked again: their answer may be the map
+      reprobe: () => { for (const p of this.#view.all()) { p.metaAt = 0; this.#view.wantProbe(p) } },
+      fail: err => { this.#fail(err) },
+      wake: () => { this.#wake() }
+    })
     this.#finisher = new Finisher({ ...c, digest: this.digest, signal: this.#abort.signal, pieces: this.#pieces, paths: this.#paths, peers: () => this.#view.all() })
     this.#done.promise.catch(() => {})
     this.#ready.promise.catch(() => {})
@@ -145,37 +157,8 @@ export class Download {
   get bytesBySource (): BytesBySource { return { ...this.#pieces.bytes } }
   get failure (): Error | undefined { return this.#failure }
 
-  /**
-   * The CID of the blob's piece map (a caller gave it): pieces are then
-   * taken only against its digests, once a peer's map matched it
-   * (piece-map-check.ts); the first CID given counts.
-   */
-  addPieceMap (cid: string): void {
-    const parsed = parsePieceMapCid(cid)
-    if (this.#mapCheck != null || this.settled) return
-    this.#mapCheck = new PieceMapCheck({ digest: this.digest, peerBook: this.#c.peerBook, logger: this.#c.logger }, parsed)
-    // peers that answered already are asked again: their answer may be the map
-    for (const p of this.#view.all()) { p.metaAt = 0; this.#view.wantProbe(p) }
-    this.#wake()
-  }
-
-  #answered (p: RemotePeer, meta: BlobMeta): void {
-    const check = this.#mapCheck
-    if (check == null) return
-    void check.offer(p.key, meta).then(map => { if (map != null) this.#authenticated() }, () => {})
-  }
-
-  /** The piece map matched its CID: its digests are trusted (before the size is known, sizing takes the size from it). */
-  #authenticated (): void {
-    const map = this.#mapCheck?.map
-    if (map == null || this.settled || this.size < 0) return
-    if (map.size !== this.size || map.pieceSize !== this.pieceSize) {
-      this.#fail(new DigestMismatchError(`${this.digest}: size ${this.size} differs from the authenticated piece map's ${map.size}`))
-      return
-    }
-    this.#pieces.authenticate(map.pieceDigests)
-    this.#wake()
-  }
+  /** The CID of the blob's piece map (a caller gave it): pieces are then taken only against its digests (piece-map-check.ts). */
+  addPieceMap (cid: string): void { this.#mapAuth.add(cid) }
 
   /** Origins are tried in the order callers gave them; the next takes over when one fails for good. */
   addOrigin (origin: Origin): void {
@@ -267,7 +250,7 @@ export class Download {
       originFailed: () => this.#origins.failed,
       originError: err => { this.#c.events.originError(); this.#origins.next(err) },
       // with a piece map's CID, only the authenticated map tells the size
-      sizeOffer: () => this.#mapCheck != null ? this.#mapCheck.map : this.#view.sizeOffer,
+      sizeOffer: () => this.#mapAuth.given ? this.#mapAuth.map : this.#view.sizeOffer,
       askedEveryone: () => this.#discovery.done && this.#view.metaInflight === 0
     }
   }
@@ -283,7 +266,7 @@ export class Download {
     this.pieceSize = pieceSize
     this.size = size
     // a piece map that came before the size (with an origin, the origin gave the size)
-    this.#authenticated()
+    this.#mapAuth.apply()
     if (this.settled) return
     this.#view.sizeKnown(size, pieceSize, n)
     this.phase = 'fetching'
@@ -330,7 +313,7 @@ export class Download {
       originInflight: this.#paths.originInflight,
       discoveryDone: this.#discovery.done,
       refuted: this.#finisher.refuted,
-      trustedOnly: this.#mapCheck != null
+      trustedOnly: this.#mapAuth.given
     }
   }
 
@@ -364,8 +347,8 @@ export class Download {
       return
     }
     // with a piece map's CID, peers are of no use until one gave the map
-    if (this.#mapCheck != null && this.#mapCheck.map == null && this.#clock.now() - this.#startedAt >= this.#o.discoveryTimeoutMs) {
-      this.#fail(new NoSourceError(`no peer gave the piece map ${this.#mapCheck.cid.toString()} of ${this.digest} and no origin was given`))
+    if (this.#mapAuth.given && this.#mapAuth.map == null && this.#clock.now() - this.#startedAt >= this.#o.discoveryTimeoutMs) {
+      this.#fail(new NoSourceError(`no peer gave the piece map ${this.#mapAuth.cid?.toString() ?? ''} of ${this.digest} and no origin was given`))
       return
     }
     if (this.#attempts.size > 0 || this.#view.anyHolder()) return

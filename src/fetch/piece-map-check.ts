@@ -1,6 +1,7 @@
 import { CID } from 'multiformats/cid'
 import { equalBytes, pieceCount, pieceMapCid, type PieceMap } from '../content/index.js'
-import { InvalidRequestError } from '../errors.js'
+import { DigestMismatchError, InvalidRequestError } from '../errors.js'
+import type { PieceLedger } from './pieces.js'
 import type { PeerBook } from '../swarm/index.js'
 import type { BlobMeta } from '../transfer/types.js'
 import type { Logger } from '../types.js'
@@ -74,4 +75,61 @@ export class PieceMapCheck {
 function sameMap (a: PieceMap, b: PieceMap): boolean {
   return a.size === b.size && a.pieceSize === b.pieceSize && a.pieceDigests.length === b.pieceDigests.length &&
     a.pieceDigests.every((d, i) => equalBytes(d, b.pieceDigests[i]))
+}
+
+/** What a download's piece-map authentication reads and tells: its ledger, its size, and its reactions. */
+export interface PieceMapAuthComponents extends PieceMapCheckComponents {
+  readonly pieces: Pick<PieceLedger, 'authenticate'>
+  /** The blob's size and piece size (-1 while sizing). */
+  size: () => number
+  pieceSize: () => number
+  settled: () => boolean
+  /** Ask every known peer for its meta again (an answer may be the map). */
+  reprobe: () => void
+  fail: (err: Error) => void
+  wake: () => void
+}
+
+/**
+ * A download's side of authenticated piece maps: the CID a caller gave
+ * (the first counts), the check of each meta answer, and the map's digests
+ * handed to the ledger once one matched and the size is known.
+ */
+export class PieceMapAuth {
+  readonly #c: PieceMapAuthComponents
+  #check?: PieceMapCheck
+
+  constructor (c: PieceMapAuthComponents) {
+    this.#c = c
+  }
+
+  /** A CID was given: only trusted digests count from now on. */
+  get given (): boolean { return this.#check != null }
+  get map (): PieceMap | undefined { return this.#check?.map }
+  get cid (): CID | undefined { return this.#check?.cid }
+
+  add (cid: string): void {
+    const parsed = parsePieceMapCid(cid)
+    if (this.#check != null || this.#c.settled()) return
+    this.#check = new PieceMapCheck(this.#c, parsed)
+    this.#c.reprobe()
+    this.#c.wake()
+  }
+
+  answered (peer: string, meta: BlobMeta): void {
+    void this.#check?.offer(peer, meta).then(map => { if (map != null) this.apply() }, () => {})
+  }
+
+  /** The map matched its CID: its digests are trusted (before the size is known, sizing takes the size from it). */
+  apply (): void {
+    const map = this.map
+    const c = this.#c
+    if (map == null || c.settled() || c.size() < 0) return
+    if (map.size !== c.size() || map.pieceSize !== c.pieceSize()) {
+      c.fail(new DigestMismatchError(`${c.digest}: size ${c.size()} differs from the authenticated piece map's ${map.size}`))
+      return
+    }
+    c.pieces.authenticate(map.pieceDigests)
+    c.wake()
+  }
 }
