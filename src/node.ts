@@ -16,7 +16,7 @@ import { originFromUrl } from './origin/index.js'
 import type { Origin } from './origin/types.js'
 import { startAll, stopAll } from './startable.js'
 import { createStore } from './store/index.js'
-import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity } from './swarm/index.js'
+import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity, strikeScore } from './swarm/index.js'
 import { createTransferClient, createTransferServer } from './transfer/index.js'
 import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
 import { limitOrigin } from './fetch/limit-origin.js'
@@ -53,7 +53,8 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     exemptPrivateRanges: options.exemptPrivateRanges,
     allowPeers: options.allowPeers,
     maxInboundPerHost: options.maxInboundConnectionsPerHost,
-    isBanned: (id) => peerBook.isBanned(id.toString())
+    isBanned: (id) => peerBook.isBanned(id.toString()),
+    appScore: (id) => strikeScore(peerBook.get(id), peerBook.isBanned(id))
   })
 
   const store = (components.store ?? createStore)({
