@@ -68,6 +68,16 @@ async function waitFor (pred: () => Promise<boolean> | boolean, ms: number): Pro
   throw new Error('condition not met in time')
 }
 
+/** An honest node process holding the blob, bootstrapped to `addr` (the victim). */
+async function startHonest (name: string, b: { bytes: Uint8Array }, addr: string): Promise<NodeProcess> {
+  const file = join(dir, `${name}.bin`)
+  await writeFile(file, b.bytes)
+  const honest = await startNodeProcess({ dataDir: join(dir, name), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
+  cleanup.push(async () => { await honest.kill() })
+  await honest.call('add', { path: file })
+  return honest
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'starling-integrity-'))
   makeBlob('lie', 12 * MiB)
@@ -96,11 +106,7 @@ describe('a lying peer that serves a consistent fake piece map', () => {
     cleanup.push(async () => { await victim.stop() })
     const addr = victim.node.addresses()[0]
     // an honest node holding the blob, connected to the victim
-    const honestFile = join(dir, 'honest.bin')
-    await writeFile(honestFile, b.bytes)
-    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
-    cleanup.push(async () => { await honest.kill() })
-    await honest.call('add', { path: honestFile })
+    const honest = await startHonest('honest', b, addr)
     // its last piece comes 1.5 s late: readers wait at the end of a body of fake bytes
     const liar: Liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'lie', holdLastMs: 1500 })
     cleanup.push(async () => { await liar.stop() })
@@ -180,11 +186,7 @@ describe('a whole-blob mismatch with no origin is resolved piece by piece', () =
     const victim = await startVictim(join(dir, 'victim-noorigin'))
     cleanup.push(async () => { await victim.stop() })
     const addr = victim.node.addresses()[0]
-    const honestFile = join(dir, 'honest-noorigin.bin')
-    await writeFile(honestFile, b.bytes)
-    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest-noorigin'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
-    cleanup.push(async () => { await honest.kill() })
-    await honest.call('add', { path: honestFile })
+    const honest = await startHonest('honest-noorigin', b, addr)
     // the liar serves every piece at once: the victim takes some of them
     const pieceSize = choosePieceSize(b.bytes.byteLength)
     const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
@@ -229,11 +231,7 @@ describe('an authenticated piece map (the caller gives its CID)', () => {
     await victim.start()
     cleanup.push(async () => { await victim.stop() })
     const addr = victim.addresses()[0]
-    const honestFile = join(dir, 'honest-mapcid.bin')
-    await writeFile(honestFile, b.bytes)
-    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest-mapcid'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
-    cleanup.push(async () => { await honest.kill() })
-    await honest.call('add', { path: honestFile })
+    const honest = await startHonest('honest-mapcid', b, addr)
     // the liar's consistent fake map: every piece, each matching its fake digest, served at once
     const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
     cleanup.push(async () => { await liar.stop() })
