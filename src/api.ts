@@ -68,6 +68,13 @@ export type FetchProgressEvent =
 export interface FetchOptions {
   /** Where to get bytes the swarm lacks: a URL (HTTP/HTTPS) or an Origin object. */
   origin?: string | URL | Origin
+  /**
+   * The CID of the blob's piece map (`starling add` and `starling stat`
+   * print it): the map is fetched from peers and checked against it, and
+   * every piece is checked against its digest on arrival, so no piece is
+   * ever taken on a peer's word (docs/security.md).
+   */
+  pieceMap?: string
   /** Extra request headers for a URL origin (e.g. Authorization). */
   headers?: Record<string, string>
   /** Stream only bytes [offset, offset+length) (the whole blob is still fetched). */
@@ -142,8 +149,10 @@ export interface StarlingNode extends Startable {
   addresses(): string[]
   fetch(digest: string, options?: FetchOptions): Fetch
   /** Imports a file (path) or bytes into the store and announces it. */
-  add(source: string | Uint8Array | AsyncIterable<Uint8Array>, options?: AddOptions): Promise<{ digest: string, size: number }>
-  stat(digest: string, options?: { signal?: AbortSignal }): Promise<BlobInfo | undefined>
+  /** `pieceMap`: the CID of the blob's piece map, for `fetch(digest, { pieceMap })` elsewhere. */
+  add(source: string | Uint8Array | AsyncIterable<Uint8Array>, options?: AddOptions): Promise<{ digest: string, size: number, pieceMap: string }>
+  /** With `pieceMap` (the piece map's CID) once the blob is complete. */
+  stat(digest: string, options?: { signal?: AbortSignal }): Promise<(BlobInfo & { pieceMap?: string }) | undefined>
   has(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>
   list(options?: { signal?: AbortSignal }): Promise<BlobInfo[]>
   delete(digest: string, options?: { signal?: AbortSignal }): Promise<boolean>

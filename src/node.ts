@@ -9,14 +9,14 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { AddOptions, Fetch, FetchOptions, NodeStats, PeerInfo, StarlingNode, StarlingNodeComponents, StarlingNodeOptions } from './api.js'
 import type { ByteSource, Logger } from './types.js'
-import { parseDigest } from './content/index.js'
+import { parseDigest, pieceMapCid } from './content/index.js'
 import { NotStartedError } from './errors.js'
 import { createDownloads, type DownloadEvents } from './fetch/index.js'
 import { originFromUrl } from './origin/index.js'
 import type { Origin } from './origin/types.js'
 import { startAll, stopAll } from './startable.js'
 import { createStore } from './store/index.js'
-import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity } from './swarm/index.js'
+import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity, strikeScore } from './swarm/index.js'
 import { createTransferClient, createTransferServer } from './transfer/index.js'
 import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
 import { limitOrigin } from './fetch/limit-origin.js'
@@ -62,7 +62,8 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     exemptPrivateRanges: options.exemptPrivateRanges,
     allowPeers: options.allowPeers,
     maxInboundPerHost: options.maxInboundConnectionsPerHost,
-    isBanned: (id) => peerBook.isBanned(id.toString())
+    isBanned: (id) => peerBook.isBanned(id.toString()),
+    appScore: (id) => strikeScore(peerBook.get(id), peerBook.isBanned(id))
   })
 
   const store = (components.store ?? createStore)({
@@ -175,12 +176,18 @@ export async function createNode (options: StarlingNodeOptions, components: Star
       const input = typeof source === 'string'
         ? createReadStream(source, { highWaterMark: 4 * 1024 * 1024 })
         : source instanceof Uint8Array ? [source] : source
-      const { digest, size } = await store.import(input, { signal: opts.signal, expectedDigest: opts.expectedDigest })
+      const { digest, size, pieceMap } = await store.import(input, { signal: opts.signal, expectedDigest: opts.expectedDigest })
       if (opts.pin === true) await store.pin(digest, true)
       void swarm.provide(digest)
-      return { digest, size }
+      return { digest, size, pieceMap: (await pieceMapCid(pieceMap)).toString() }
     },
-    stat: async (digest, o = {}) => await store.stat(parseDigest(digest).digest, o),
+    async stat (digest, o = {}) {
+      const info = await store.stat(parseDigest(digest).digest, o)
+      if (info?.complete !== true) return info
+      // the CID a fetch can be given to check every piece on arrival (docs/security.md)
+      const map = await store.pieceMap(info.digest, o)
+      return map == null ? info : { ...info, pieceMap: (await pieceMapCid(map)).toString() }
+    },
     has: async (digest, o = {}) => await store.has(parseDigest(digest).digest, o),
     list: async (o = {}) => await store.list(o),
     delete: async (digest, o = {}) => await store.delete(parseDigest(digest).digest, o),

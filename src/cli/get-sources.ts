@@ -14,6 +14,8 @@ import { readEvents } from './sse.js'
 export interface GetRequest {
   url?: string
   digest?: string
+  /** The CID of the blob's piece map (`--piece-map`). */
+  pieceMap?: string
   headers: Record<string, string>
   signal: AbortSignal
   onSource: (source: ByteSource, bytes: number) => void
@@ -51,7 +53,10 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
     if (type === 'done') { result = data.bytesBySource; gotDone() }
   }).catch(() => {})
 
-  const q = r.url != null ? `?origin=${encodeURIComponent(r.url)}` : ''
+  const params = new URLSearchParams()
+  if (r.url != null) params.set('origin', r.url)
+  if (r.pieceMap != null) params.set('pieceMap', r.pieceMap)
+  const q = params.size > 0 ? `?${params}` : ''
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(r.headers)) headers[`x-starling-header-${k}`] = v
   const res = await client.request('GET', `/api/v1/blobs/${digest}${q}`, { headers, signal: r.signal }).catch(err => {
@@ -101,6 +106,7 @@ export async function openStandalone (r: GetRequest, o: StandaloneOptions): Prom
     const start = new Promise<void>(resolve => { started = resolve })
     const f = node.fetch(digest, {
       origin: r.url,
+      pieceMap: r.pieceMap,
       headers: r.headers,
       signal: r.signal,
       onProgress: (e) => {

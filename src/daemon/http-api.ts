@@ -136,9 +136,12 @@ async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerRespo
   }
   const origin = url.searchParams.get('origin') ?? undefined
   if (origin != null) checkOriginUrl(origin, c.allowFileImport)
+  // the CID of the blob's piece map: every piece is checked against it on arrival
+  const pieceMap = url.searchParams.get('pieceMap') ?? undefined
   let size: number | undefined
   const f = c.node.fetch(digest, {
     origin,
+    pieceMap,
     headers: passthroughHeaders(req),
     signal,
     onProgress: (e: FetchProgressEvent) => {

@@ -1,49 +1,76 @@
+import type { PeerId } from '@libp2p/interface'
 import type { BlobGossip, BlobTopic } from '../swarm/index.js'
 import type { Clock } from './clock.js'
+import { HELLO_REPEAT_MS } from './constants.js'
+import type { SwarmAccess } from './types.js'
+
+/** What the download's presence on its blob's topic needs: the swarm, time, and the state to publish. */
+export interface AnnouncerComponents {
+  readonly swarm: Pick<SwarmAccess, 'join'>
+  readonly hex: string
+  readonly clock: Clock
+  /** A message from the topic. */
+  onGossip: (from: PeerId, msg: BlobGossip) => void
+  /** The state to publish; `final` when leaving. */
+  state: (final: boolean) => BlobGossip
+  /** How long changes wait to go out together (it grows with the swarm). */
+  batchMs: () => number
+}
 
 /**
- * The download's voice on its blob's gossip topic: changes are batched
- * (every message costs each receiver a signature check, and the whole swarm
- * pays it once per message), and a full state goes out every heartbeat for
- * peers that missed one.
+ * The download's voice on its blob's gossip topic: it joins the topic,
+ * says hello a few times (peers that joined a moment later missed the
+ * first), batches changes (every message costs each receiver a signature
+ * check, and the whole swarm pays it once per message), sends a full state
+ * every heartbeat for peers that missed one, and at the end sends its
+ * final state and leaves, after lingering as a seeder when it holds the blob.
  */
 export class Announcer {
+  readonly #c: AnnouncerComponents
   readonly #topic: BlobTopic
-  readonly #clock: Clock
-  readonly #state: (final: boolean) => BlobGossip
-  readonly #batchMs: () => number
+  readonly #stops: Array<() => void> = []
   #cancelBatch?: () => void
   #last = 0
   #closed = false
 
-  /** `batchMs`: how long changes wait to go out together (it grows with the swarm). */
-  constructor (topic: BlobTopic, clock: Clock, state: (final: boolean) => BlobGossip, batchMs: () => number) {
-    this.#topic = topic
-    this.#clock = clock
-    this.#state = state
-    this.#batchMs = batchMs
+  constructor (c: AnnouncerComponents) {
+    this.#c = c
+    this.#topic = c.swarm.join(c.hex, c.onGossip)
+    void this.publish()
+    for (const ms of HELLO_REPEAT_MS) this.#stops.push(c.clock.after(ms, () => { void this.publish() }))
   }
 
   /** When the last message went out. */
   get lastPublish (): number { return this.#last }
 
+  /** Connected peers subscribed to the topic. */
+  subscribers (): PeerId[] { return this.#topic.subscribers() }
+
+  /** A full state when nothing went out for a heartbeat. */
+  heartbeat (heartbeatMs: number): void {
+    if (this.#c.clock.now() - this.#last >= heartbeatMs) void this.publish()
+  }
+
   /** Something changed: publish within one batch time of the last message, with whatever else changes meanwhile. */
   markDirty (): void {
     if (this.#cancelBatch != null || this.#closed) return
-    const wait = Math.max(0, this.#last + this.#batchMs() - this.#clock.now())
-    this.#cancelBatch = this.#clock.after(wait, () => { this.#cancelBatch = undefined; void this.publish() })
+    const wait = Math.max(0, this.#last + this.#c.batchMs() - this.#c.clock.now())
+    this.#cancelBatch = this.#c.clock.after(wait, () => { this.#cancelBatch = undefined; void this.publish() })
   }
 
   async publish (final = false): Promise<void> {
     if (this.#closed && !final) return
-    this.#last = this.#clock.now()
-    await this.#topic.publish(this.#state(final))
+    this.#last = this.#c.clock.now()
+    await this.#topic.publish(this.#c.state(final))
   }
 
-  /** The final state goes out, then nothing more. */
-  async close (): Promise<void> {
+  /** The final state goes out, then nothing more; the topic is left after `lingerMs`. */
+  close (lingerMs: number): void {
     this.#closed = true
     this.#cancelBatch?.()
-    await this.publish(true)
+    for (const stop of this.#stops) stop()
+    void this.publish(true).finally(() => {
+      this.#c.clock.after(lingerMs, () => { this.#topic.leave() })
+    })
   }
 }

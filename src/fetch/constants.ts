@@ -4,6 +4,8 @@
  * values are in docs/decisions.md.
  */
 
+import type { DownloadInit } from './types.js'
+
 // ---- defaults of DownloadInit ---------------------------------------------
 
 /** Origin range requests in flight per node. */
@@ -152,3 +154,28 @@ export const ENDGAME_SLOW_FACTOR = 3
 
 /** A whole-blob origin stream that fails with a retryable error is restarted at most this often. */
 export const MAX_WHOLE_RESTARTS = 3
+
+// ---- whole-blob mismatch ---------------------------------------------------------
+
+/**
+ * With no origin, a whole-blob mismatch is resolved from peers by testing
+ * one voucher at a time ("its pieces are the wrong ones": they are fetched
+ * again from peers that claim other digests); at most this many vouchers
+ * are tried before the fetch fails. Each try costs the provisional pieces
+ * once more, so the bound is on bandwidth a group of liars can waste.
+ */
+export const MAX_MISMATCH_ROUNDS = 3
+
+/** A download's knobs: those given, the defaults above for the rest. */
+export function withDefaults (init: DownloadInit): Required<DownloadInit> {
+  return {
+    originConcurrency: init.originConcurrency ?? DEFAULT_ORIGIN_CONCURRENCY,
+    perPeerPipeline: init.perPeerPipeline ?? DEFAULT_PER_PEER_PIPELINE,
+    peerConcurrency: init.peerConcurrency ?? DEFAULT_PEER_CONCURRENCY,
+    gatherMs: init.gatherMs ?? DEFAULT_GATHER_MS,
+    stallMs: init.stallMs ?? DEFAULT_STALL_MS,
+    discoveryTimeoutMs: init.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS,
+    heartbeatMs: init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    lingerMs: init.lingerMs ?? DEFAULT_LINGER_MS
+  }
+}

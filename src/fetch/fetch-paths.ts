@@ -7,6 +7,7 @@ import type { Clock } from './clock.js'
 import { MAX_WHOLE_RESTARTS } from './constants.js'
 import { readOriginWhole } from './origin-piece.js'
 import type { Pace } from './pace.js'
+import { dissenter, type Refuted } from './finish.js'
 import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
 import type { DownloadComponents, RemotePeer } from './types.js'
 import { isBusy, type SwarmView } from './view.js'
@@ -24,6 +25,8 @@ export interface FetchHost {
   has: (i: number) => boolean
   /** The trusted digest of piece i, if any. */
   trusted: (i: number) => Uint8Array | undefined
+  /** Only trusted digests count (the caller gave a piece map's CID): no piece is taken on a peer's word. */
+  trustedOnly: () => boolean
   /** Keep piece i (the store checks it against `d`); provisional when only a peer vouched for `d`. */
   accept: (i: number, bytes: Uint8Array, d: Uint8Array, source: ByteSource, peer?: string, provisional?: { voucher: string }) => Promise<void>
   /** An origin request failed (the download moves to the next origin or fails). */
@@ -61,6 +64,8 @@ export class FetchPaths {
   #wholeRestarts = 0
   /** After a whole-blob mismatch: the provisional pieces to compare with the origin's bytes. */
   suspects = new Map<number, Suspect>()
+  /** After a whole-blob mismatch with no origin: the voucher under test (finish.ts). */
+  refuted?: Refuted
 
   constructor (host: FetchHost, parts: FetchParts) {
     this.#host = host
@@ -88,8 +93,10 @@ export class FetchPaths {
       host.wake()
       // A trusted digest if we have one; else the claim of a peer that
       // vouched for it (the sender's own first), and the piece is provisional.
+      // While a voucher is under test after a mismatch, it vouches for nothing (finish.ts).
       const trusted = host.trusted(i)
-      const vouch = trusted == null ? view.voucher(i, peer) : undefined
+      const r = this.refuted
+      const vouch = trusted != null || host.trustedOnly() ? undefined : r == null ? view.voucher(i, peer) : dissenter(view.all(), k => c.peerBook.isBanned(k), r, i, peer)
       const want = trusted ?? vouch?.digest
       const same = (peer.location ?? '') === c.location
       try {
@@ -161,7 +168,8 @@ export class FetchPaths {
         c.logger?.warn({ peer: s.voucher, piece: i, digest: this.#host.digest }, 'origin bytes contradict a provisional piece: its voucher struck')
       }
     }
-    await this.#host.accept(i, bytes, d, 'origin')
+    // With an authenticated piece map the origin's bytes are checked against it too.
+    await this.#host.accept(i, bytes, this.#host.trusted(i) ?? d, 'origin')
   }
 
   /**

@@ -5,6 +5,7 @@ import type { Origin } from '../origin/types.js'
 import type { BlobInterest } from '../transfer/types.js'
 import { Download } from './download.js'
 import { FetchHandle } from './handle.js'
+import { parsePieceMapCid } from './piece-map-check.js'
 import type { DownloadComponents, DownloadInit } from './types.js'
 
 export { Download, type DownloadResult } from './download.js'
@@ -30,6 +31,7 @@ export function createDownloads (components: DownloadComponents, init: DownloadI
   return {
     fetch (digest, origin, options) {
       const key = parseDigest(digest).digest // throws InvalidDigestError before any work
+      if (options.pieceMap != null) parsePieceMapCid(options.pieceMap) // InvalidRequestError, likewise
       let d = running.get(key)
       if (d == null || d.settled) {
         d = new Download(key, components, init)
@@ -37,9 +39,11 @@ export function createDownloads (components: DownloadComponents, init: DownloadI
         const mine = d
         d.done.finally(() => { if (running.get(mine.digest) === mine) running.delete(mine.digest) }).catch(() => {})
         if (origin != null) d.addOrigin(origin)
+        if (options.pieceMap != null) d.addPieceMap(options.pieceMap)
         d.start()
-      } else if (origin != null) {
-        d.addOrigin(origin)
+      } else {
+        if (origin != null) d.addOrigin(origin)
+        if (options.pieceMap != null) d.addPieceMap(options.pieceMap)
       }
       return new FetchHandle(d, options)
     },

@@ -47,8 +47,13 @@ export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'r
     for (let i = first; i <= last; i++) {
       position.moveTo(i)
       await src.waitPiece(i, signal)
+      // A mismatch drops only the provisional pieces (the trusted ones stay
+      // readable): a reader that gave out provisional bytes must not go on
+      // as if they were right.
+      refuseIfWrong()
       if (i === last) {
-        let anyProvisional = false
+        // Bytes given out provisionally are proven only by the whole-blob check.
+        let anyProvisional = gaveProvisional
         for (let k = first; k <= last && !anyProvisional; k++) anyProvisional = src.isProvisional(k)
         if (anyProvisional) {
           await waitDone(src, signal)

@@ -37,6 +37,8 @@ export interface SeekParts {
   hasOrigin(): boolean
   /** The download's own first DHT lookup has ended. */
   firstLookupDone(): boolean
+  /** Has a usable size been offered (a peer's offer, or the authenticated piece map when a CID was given)? */
+  sizeKnown(): boolean
 }
 
 export class Seek {
@@ -57,10 +59,10 @@ export class Seek {
    * has answered (see the module comment), or at `deadline` (clock time).
    */
   async waitForSize (deadline: number): Promise<void> {
-    const { view, clock, signal } = this.#p
+    const { clock, signal } = this.#p
     this.#startedAt = clock.now()
     this.#seenAtLookup = new Set(this.#connectedKeys())
-    while (view.sizeOffer == null && !this.#p.hasOrigin() && clock.now() < deadline) {
+    while (!this.#p.sizeKnown() && !this.#p.hasOrigin() && clock.now() < deadline) {
       const connected = this.#askConnected()
       this.#lookAgain(connected)
       if (this.#answered(connected)) return

@@ -80,7 +80,8 @@ async function stream (
   touch: () => void, pause: () => void, o: { start: number, end: number, status: number, headers: Record<string, string | number> }
 ): Promise<void> {
   const { start, end, status, headers } = o
-  const fetch = ctx.node.fetch(r.digest, { origin, signal, range: { offset: start, length: end - start } })
+  // a CID the image's manifest gave for this layer: each piece is checked on arrival
+  const fetch = ctx.node.fetch(r.digest, { origin, signal, range: { offset: start, length: end - start }, pieceMap: ctx.pieceMaps.get(r.digest) })
   // The fetch must be awaited somewhere, or its failure is an unhandled rejection.
   Promise.resolve(fetch).catch(() => {})
   const it = fetch[Symbol.asyncIterator]()

@@ -2,6 +2,7 @@ import type { StarlingNode } from '../api.js'
 import type { Logger } from '../types.js'
 import { createOciOrigin, TokenCache, type RegistryCredentials } from '../origin/oci.js'
 import type { Origin } from '../origin/types.js'
+import { PieceMapHints } from './piece-maps.js'
 
 export interface RegistryMirrorInit {
   /** `host:port` to listen on (port 0 picks one); a bare `:port` binds loopback, 127.0.0.1 (DEFAULT_REGISTRY_HOST). */
@@ -33,6 +34,8 @@ export class MirrorContext {
   readonly node: StarlingNode
   readonly log: Logger
   readonly tokenCache = new TokenCache()
+  /** Piece-map CIDs named by the manifests served (piece-maps.ts). */
+  readonly pieceMaps = new PieceMapHints()
   readonly #upstreams = new Map<string, Upstream>()
   readonly #accessCheck?: boolean
   readonly #default: string

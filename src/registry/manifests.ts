@@ -83,6 +83,7 @@ export async function serveManifest (ctx: MirrorContext, req: IncomingMessage, r
           if (check.status !== 200) { relayUpstream(res, check, r.head); return }
         }
         send(res, r.head, local, r.reference, manifestMediaType(local))
+        ctx.pieceMaps.note(local)
         return
       }
     }
@@ -121,6 +122,7 @@ export async function serveManifest (ctx: MirrorContext, req: IncomingMessage, r
       return
     }
     send(res, r.head, up.body, digest, up.contentType ?? manifestMediaType(up.body))
+    ctx.pieceMaps.note(up.body)
     // Keep verified digest-addressed manifests in the store; tags are never stored by name.
     if (r.isDigest) void ctx.node.add(up.body, { expectedDigest: digest }).catch(err => { ctx.log.debug({ err }, 'storing manifest failed') })
   } catch (err) {

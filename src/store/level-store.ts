@@ -8,7 +8,7 @@ import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
 import { importToTemp } from './import.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
-import { loadEntries, newEntry } from './recover.js'
+import { forgetUntrusted, loadEntries, newEntry } from './recover.js'
 import { lazy, streamFile } from './stream.js'
 
 export interface StoreInit {
@@ -163,6 +163,10 @@ export class LevelStore implements BlobStore {
       const partial = this.#c.layout.partial(hex)
       const map = await hashFile(partial, e.rec.pieceSize, options)
       if (map.digest !== digest || map.size !== e.rec.size) {
+        // Untrusted pieces are not in the index: forgetting them in memory is enough.
+        const dropped = forgetUntrusted(e)
+        this.#c.usage -= dropped
+        if (dropped > 0) throw new DigestMismatchError(`${digest}: the assembled bytes hash to ${map.digest}; provisional pieces dropped`)
         await this.#c.dropPartial(hex, e)
         throw new DigestMismatchError(`${digest}: the assembled bytes hash to ${map.digest}; all pieces dropped`)
       }

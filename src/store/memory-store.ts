@@ -3,7 +3,7 @@ import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError
 import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
 import type { AbortOptions } from '../types.js'
 import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
-import { newEntry, type Entry } from './recover.js'
+import { forgetUntrusted, newEntry, type Entry } from './recover.js'
 import { lazy } from './stream.js'
 
 interface MemEntry extends Entry { pieces: Array<Uint8Array | undefined>, map?: PieceMap }
@@ -89,6 +89,11 @@ export class MemoryStore implements BlobStore {
     for (const p of e.pieces) if (p != null) b.update(p)
     const map = b.finish()
     if (map.digest !== digest) {
+      const held = [...e.held.indexes()]
+      if (forgetUntrusted(e) > 0) {
+        for (const i of held) if (!e.held.get(i)) e.pieces[i] = undefined
+        throw new DigestMismatchError(`${digest}: the assembled bytes hash to ${map.digest}; provisional pieces dropped`)
+      }
       this.#entries.delete(hex)
       throw new DigestMismatchError(`${digest}: the assembled bytes hash to ${map.digest}; all pieces dropped`)
     }

@@ -1,5 +1,5 @@
 import { open, readdir, rm, stat } from 'node:fs/promises'
-import { Bitfield, equalBytes, pieceCount, pieceRange, sha256 } from '../content/index.js'
+import { Bitfield, equalBytes, pieceCount, pieceLength, pieceRange, sha256 } from '../content/index.js'
 import type { Logger } from '../types.js'
 import { nextUse, seedRecency } from './common.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
@@ -16,6 +16,22 @@ export interface Entry {
   heldBytes: number
   /** Position in the LRU order (common.ts nextUse): higher is more recent. In memory only. */
   recency: number
+}
+
+/**
+ * After a whole-blob mismatch: forgets the held pieces with no recorded
+ * digest (written provisional), keeps the trusted ones. Returns the bytes
+ * forgotten (0: every held piece was trusted).
+ */
+export function forgetUntrusted (e: Entry): number {
+  let bytes = 0
+  for (const i of [...e.held.indexes()]) {
+    if (e.digests[i] != null) continue
+    e.held.unset(i)
+    bytes += pieceLength(e.rec.size, e.rec.pieceSize, i)
+  }
+  e.heldBytes -= bytes
+  return bytes
 }
 
 export function newEntry (rec: BlobRecord): Entry {

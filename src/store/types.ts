@@ -75,8 +75,11 @@ export interface BlobStore extends Startable {
   /**
    * All pieces held: hashes the whole file, and if it matches `digest`
    * renames it into the content-addressed tree, stores the piece map, and
-   * marks it complete. Throws DigestMismatchError (and keeps nothing of the
-   * bad pieces: the partial is reset) if it does not match.
+   * marks it complete. Throws DigestMismatchError if it does not match:
+   * only pieces written as trusted can be right for sure, so the pieces
+   * written `provisional` are dropped and the trusted ones kept (the caller
+   * fetches the dropped ones again); when every held piece was trusted, the
+   * partial is reset.
    */
   complete(digest: string, options?: AbortOptions): Promise<BlobInfo>
   /** The full verified piece map of a complete blob. */

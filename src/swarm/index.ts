@@ -8,7 +8,7 @@ import { BlobTopics, type BlobTopic, type GossipHandler } from './gossip.js'
 import type { PeerBook } from './peer-book.js'
 import type { SwarmLibp2p } from './libp2p.js'
 
-export { createSwarmLibp2p, DHT_PROTOCOL, DEFAULT_ALLOW, type SwarmLibp2p, type SwarmLibp2pInit } from './libp2p.js'
+export { createSwarmLibp2p, DHT_PROTOCOL, DEFAULT_ALLOW, strikeScore, STRIKE_SCORE, BANNED_SCORE, type SwarmLibp2p, type SwarmLibp2pInit } from './libp2p.js'
 export { createPeerBook, STRIKE_HISTORY, type PeerBook, type PeerRecord, type Strike } from './peer-book.js'
 export { loadOrCreateIdentity } from './identity.js'
 export { BlobGossip, topicFor, type BlobTopic, type GossipHandler } from './gossip.js'

@@ -45,6 +45,27 @@ export interface SwarmLibp2pInit {
   /** Open inbound connections per remote IP (exempt ranges aside). */
   maxInboundPerHost?: number
   isBanned?: (peer: PeerId) => boolean
+  /**
+   * The application's part of a peer's gossipsub score (`appSpecificScore`,
+   * weight 1): the node gives `strikeScore` over its peer book, so a struck
+   * peer loses its mesh place (negative score: pruned at the next
+   * heartbeat). Default: 0 for everyone.
+   */
+  appScore?: (peer: string) => number
+}
+
+/** Gossipsub score per strike: one strike is below 0 (out of the mesh) and at gossipsub's gossip threshold (-10: no IHAVE to it). */
+export const STRIKE_SCORE = -10
+/** Gossipsub score of a banned peer: under the graylist threshold (-80), so its RPCs are ignored too. */
+export const BANNED_SCORE = -100
+
+/** A peer's application score from its peer-book record: each strike costs STRIKE_SCORE; a ban, or a ban before, BANNED_SCORE. */
+export function strikeScore (rec: { strikes: number, bans: number } | undefined, banned: boolean): number {
+  if (rec == null) return 0
+  if (banned) return BANNED_SCORE
+  // strikes reset at a ban: a peer banned before starts again below zero
+  const marks = rec.strikes + (rec.bans > 0 ? 1 : 0)
+  return marks === 0 ? 0 : Math.max(BANNED_SCORE, marks * STRIKE_SCORE)
 }
 
 /**
@@ -152,7 +173,9 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
         // guards open networks against Sybils; a starling swarm is private
         // (its own DHT protocol, a pre-shared key where configured) and
         // misbehaviour is punished by strikes and bans, so the penalty is off.
-        scoreParams: { IPColocationFactorWeight: 0 },
+        // Strikes (bad pieces, lying piece maps, wrong sizes) reach the mesh:
+        // the application score comes from the peer book (strikeScore).
+        scoreParams: { IPColocationFactorWeight: 0, appSpecificWeight: 1, appSpecificScore: init.appScore ?? (() => 0) },
         // have-updates are small; anything bigger is a bug or an attack
         maxInboundDataLength: 1024 * 1024
       })

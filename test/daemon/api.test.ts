@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/daemon/config.js'
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js'
 import { checkReachable } from '../../src/daemon/reachable.js'
 import { main } from '../../src/cli/main.js'
-import { createFakeNode, type FakeNode } from './fake-node.js'
+import { createFakeNode, fakePieceMapCid, type FakeNode } from './fake-node.js'
 
 const silent = { debug () {}, info () {}, warn () {}, error () {} }
 let dir: string
@@ -120,7 +120,7 @@ describe('daemon HTTP API (fake node)', () => {
     const bytes = randomBytes(1000)
     const d = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
     const add = await (await api('/api/v1/blobs', { method: 'POST', body: bytes, headers: { 'content-type': 'application/octet-stream' } })).json()
-    expect(add).toEqual({ digest: d, size: 1000 })
+    expect(add).toEqual({ digest: d, size: 1000, pieceMap: await fakePieceMapCid(bytes) })
     const { blobs } = await (await api('/api/v1/blobs')).json()
     expect(blobs.map((b: any) => b.digest)).toContain(d)
     expect((await (await api(`/api/v1/blobs/${d}/stat`)).json()).size).toBe(1000)

@@ -7,6 +7,14 @@ import { readFile } from 'node:fs/promises'
 import type { BlobInfo, Fetch, FetchOptions, FetchResult, NodeStats, StarlingNode, StarlingNodeOptions } from '../../src/api.js'
 import type { ByteSource } from '../../src/types.js'
 import { DigestMismatchError, NoSourceError, NotFoundError } from '../../src/errors.js'
+import { choosePieceSize, pieceMapCid, PieceMapBuilder } from '../../src/content/index.js'
+
+/** The piece map's CID, as the real node returns it from add(). */
+export async function fakePieceMapCid (bytes: Uint8Array): Promise<string> {
+  const b = new PieceMapBuilder(choosePieceSize(Math.max(1, bytes.byteLength)))
+  b.update(bytes)
+  return (await pieceMapCid(b.finish())).toString()
+}
 
 const PIECE = 1024 * 1024
 
@@ -94,7 +102,7 @@ export function createFakeNode (options: StarlingNodeOptions): FakeNode {
       }
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
       if (o.expectedDigest != null && o.expectedDigest !== digest) throw new DigestMismatchError(`expected ${o.expectedDigest}, got ${digest}`)
-      return put(bytes, o.pin === true)
+      return { ...put(bytes, o.pin === true), pieceMap: await fakePieceMapCid(bytes) }
     },
     stat: async (d) => blobs.get(d)?.info,
     has: async (d) => blobs.has(d),

@@ -13,11 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/daemon/config.js'
 import { startDaemon, type Daemon } from '../../src/daemon/daemon.js'
 import { createNode, type StarlingNode } from '../../src/index.js'
-import { choosePieceSize } from '../../src/content/index.js'
+import { choosePieceSize, pieceMapCid, PieceMapBuilder } from '../../src/content/index.js'
 import { BUSY_STREAK_MAX_MS, CLAIM_STALE_MS } from '../../src/fetch/constants.js'
 import { startLiar, type Liar } from '../fixtures/liar.js'
 import { startOriginServer, type OriginServer } from '../fixtures/origin-server.js'
 import { startNodeProcess, type NodeProcess } from '../fixtures/swarm.js'
+import { runCli } from '../cli/helpers.js'
 
 const MiB = 1024 * 1024
 const silent = { debug () {}, info () {}, warn () {}, error () {}, trace () {}, fatal () {}, child () { return silent } } as any
@@ -34,8 +35,8 @@ function makeBlob (name: string, size: number): { bytes: Uint8Array, digest: str
   return blobs[name]
 }
 
-async function startVictim (dataDir: string): Promise<Daemon> {
-  const config = await loadConfig({ env: {}, flags: { dataDir, api: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], gcInterval: '0', cacheSize: '1GiB' } as any })
+async function startVictim (dataDir: string, bootstrap: string[] = []): Promise<Daemon> {
+  const config = await loadConfig({ env: {}, flags: { dataDir, api: '127.0.0.1:0', listen: ['/ip4/127.0.0.1/tcp/0'], gcInterval: '0', cacheSize: '1GiB', ...(bootstrap.length > 0 ? { bootstrap } : {}) } as any })
   return await startDaemon(config, { logger: silent })
 }
 
@@ -67,10 +68,23 @@ async function waitFor (pred: () => Promise<boolean> | boolean, ms: number): Pro
   throw new Error('condition not met in time')
 }
 
+/** An honest node process holding the blob, bootstrapped to `addr` (the victim). */
+async function startHonest (name: string, b: { bytes: Uint8Array }, addr: string): Promise<NodeProcess> {
+  const file = join(dir, `${name}.bin`)
+  await writeFile(file, b.bytes)
+  const honest = await startNodeProcess({ dataDir: join(dir, name), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
+  cleanup.push(async () => { await honest.kill() })
+  await honest.call('add', { path: file })
+  return honest
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'starling-integrity-'))
   makeBlob('lie', 12 * MiB)
   makeBlob('restart', 8 * MiB)
+  makeBlob('noorigin', 12 * MiB)
+  makeBlob('mapcid', 12 * MiB)
+  makeBlob('mapcli', 6 * MiB)
   makeBlob('busy', 6 * MiB)
   makeBlob('claim', 6 * MiB)
   makeBlob('size', 6 * MiB)
@@ -92,11 +106,7 @@ describe('a lying peer that serves a consistent fake piece map', () => {
     cleanup.push(async () => { await victim.stop() })
     const addr = victim.node.addresses()[0]
     // an honest node holding the blob, connected to the victim
-    const honestFile = join(dir, 'honest.bin')
-    await writeFile(honestFile, b.bytes)
-    const honest: NodeProcess = await startNodeProcess({ dataDir: join(dir, 'honest'), listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [addr] })
-    cleanup.push(async () => { await honest.kill() })
-    await honest.call('add', { path: honestFile })
+    const honest = await startHonest('honest', b, addr)
     // its last piece comes 1.5 s late: readers wait at the end of a body of fake bytes
     const liar: Liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'lie', holdLastMs: 1500 })
     cleanup.push(async () => { await liar.stop() })
@@ -168,6 +178,120 @@ describe('a lying peer that serves a consistent fake piece map', () => {
     for await (const c of victim.node.fetch(b.digest)) got.push(c)
     expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
   }, 90_000)
+})
+
+describe('a whole-blob mismatch with no origin is resolved piece by piece', () => {
+  it('the victim ends with the right bytes from the honest peer, the liar is struck once per wrong piece it sent, the honest peer not at all', async () => {
+    const b = blobs.noorigin
+    const victim = await startVictim(join(dir, 'victim-noorigin'))
+    cleanup.push(async () => { await victim.stop() })
+    const addr = victim.node.addresses()[0]
+    const honest = await startHonest('honest-noorigin', b, addr)
+    // the liar serves every piece at once: the victim takes some of them
+    const pieceSize = choosePieceSize(b.bytes.byteLength)
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(addr)
+    await waitFor(() => victim.node.peers().some(p => p.id === honest.peerId) && victim.node.peers().some(p => p.id === liar.peerId), 15_000)
+
+    // no origin: before, a mismatch here failed the fetch with DigestMismatchError
+    const fromLiar = new Set<number>()
+    const r = await victim.node.fetch(b.digest, {
+      onProgress: (e) => { if (e.type === 'starling:fetch:piece' && e.detail.peer === liar.peerId) fromLiar.add(e.detail.index) }
+    })
+    expect(r.digest).toBe(b.digest)
+    const got: Uint8Array[] = []
+    for await (const c of victim.node.fetch(b.digest)) got.push(c)
+    expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
+
+    // the liar's pieces were taken (the test exercises the lie), and every one of them was fake
+    expect(fromLiar.size).toBeGreaterThan(0)
+    const peers = victim.node.peers()
+    const l = peers.find(p => p.id === liar.peerId)
+    // struck once per wrong piece it vouched for (the history keeps the last 5), banned from the third
+    const struck = (l?.lastStrikes ?? []).map(s => Number(/piece (\d+)/.exec(s.reason)?.[1]))
+    expect(struck.length).toBe(Math.min(fromLiar.size, 5))
+    for (const i of struck) expect(fromLiar.has(i), `struck for piece ${i}, which it did not send`).toBe(true)
+    expect(l?.banned ?? false).toBe(fromLiar.size >= 3)
+    const h = peers.find(p => p.id === honest.peerId)
+    expect(h?.strikes ?? 0).toBe(0)
+    expect(h?.banned ?? false).toBe(false)
+    expect(h?.lastStrikes ?? []).toEqual([])
+  }, 120_000)
+})
+
+describe('an authenticated piece map (the caller gives its CID)', () => {
+  it('a liar with a fake piece map gets no piece accepted: it is struck for its map, and the victim ends right from the honest peer', async () => {
+    const b = blobs.mapcid
+    const pieceSize = choosePieceSize(b.bytes.byteLength)
+    const builder = new PieceMapBuilder(pieceSize)
+    builder.update(b.bytes)
+    const cid = (await pieceMapCid(builder.finish(b.digest))).toString()
+    const victim = await createNode({ dataDir: join(dir, 'victim-mapcid'), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
+    await victim.start()
+    cleanup.push(async () => { await victim.stop() })
+    const addr = victim.addresses()[0]
+    const honest = await startHonest('honest-mapcid', b, addr)
+    // the liar's consistent fake map: every piece, each matching its fake digest, served at once
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize, mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(addr)
+    await waitFor(() => victim.peers().some(p => p.id === honest.peerId) && victim.peers().some(p => p.id === liar.peerId), 15_000)
+
+    const fromLiar: number[] = []
+    const f = victim.fetch(b.digest, {
+      pieceMap: cid,
+      onProgress: (e) => { if (e.type === 'starling:fetch:piece' && e.detail.peer === liar.peerId) fromLiar.push(e.detail.index) }
+    })
+    const got: Uint8Array[] = []
+    for await (const c of f) got.push(c)
+    expect(equal(new Uint8Array(Buffer.concat(got)), b.bytes)).toBe(true)
+    // not a single piece of the liar was accepted (without the CID it gets some: the test above)
+    expect(fromLiar).toEqual([])
+    const l = victim.peers().find(p => p.id === liar.peerId)
+    expect((l?.lastStrikes ?? []).some(s => s.reason.includes('piece map'))).toBe(true)
+    const h = victim.peers().find(p => p.id === honest.peerId)
+    expect(h?.strikes ?? 0).toBe(0)
+    expect(h?.lastStrikes ?? []).toEqual([])
+  }, 120_000)
+
+  it('the CLI: add --json and stat print the CID, get --piece-map fetches with it past a liar', async () => {
+    const b = blobs.mapcli
+    const seeder = await startVictim(join(dir, 'seeder-mapcli'))
+    cleanup.push(async () => { await seeder.stop() })
+    const victim = await startVictim(join(dir, 'victim-mapcli'), [seeder.node.addresses()[0]])
+    cleanup.push(async () => { await victim.stop() })
+    const file = join(dir, 'mapcli.bin')
+    await writeFile(file, b.bytes)
+    const env = async (d: Daemon): Promise<Record<string, string>> => ({ STARLING_API_TOKEN: await token(d) })
+    const add = await runCli(['--api', seeder.apiUrl, '--json', 'add', file], { env: await env(seeder) })
+    expect(add.stderr).toBe('')
+    const added = JSON.parse(add.stdout)
+    expect(added.digest).toBe(b.digest)
+    const builder = new PieceMapBuilder(choosePieceSize(b.bytes.byteLength))
+    builder.update(b.bytes)
+    const cid = (await pieceMapCid(builder.finish())).toString()
+    expect(added.pieceMap).toBe(cid)
+    const stat = await runCli(['--api', seeder.apiUrl, 'stat', b.digest], { env: await env(seeder) })
+    expect(stat.stdout).toContain(`piece map ${cid}`)
+    // the victim: the seeder (its bootstrap peer) and a liar with a fake map connected
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'lie', holdLastMs: 0 })
+    cleanup.push(async () => { await liar.stop() })
+    await liar.dial(victim.node.addresses()[0])
+    await waitFor(() => victim.node.peers().some(p => p.id === seeder.node.peerId) && victim.node.peers().some(p => p.id === liar.peerId), 15_000)
+    const out = join(dir, 'mapcli.out')
+    const get = await runCli(['--api', victim.apiUrl, 'get', b.digest, '--piece-map', cid, '-o', out, '--no-progress'], { env: await env(victim) })
+    expect(get.code, get.stderr).toBe(0)
+    expect(equal(new Uint8Array(await readFile(out)), b.bytes)).toBe(true)
+    expect(victim.node.peers().find(p => p.id === seeder.node.peerId)?.strikes ?? 0).toBe(0)
+  }, 120_000)
+
+  it('a CID that is not one is refused before any work', async () => {
+    const node = await createNode({ dataDir: join(dir, 'victim-badcid'), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
+    await node.start()
+    cleanup.push(async () => { await node.stop() })
+    expect(() => node.fetch(blobs.mapcid.digest, { pieceMap: 'not-a-cid' })).toThrow(expect.objectContaining({ name: 'InvalidRequestError' }))
+  })
 })
 
 describe('no stall by lying', () => {

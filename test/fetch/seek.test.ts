@@ -54,7 +54,7 @@ function harness (answer: (key: string) => 'size' | 'none' | 'silent'): Harness 
     connectedPeers: () => h.connected!,
     async * findProviders (): AsyncIterable<PeerId> { h.lookups!++ }
   }
-  const seek = new Seek({ digest: `sha256:${'ab'.repeat(32)}`, swarm, view, clock, signal: new AbortController().signal, wake, hasOrigin: () => false, firstLookupDone: () => true })
+  const seek = new Seek({ digest: `sha256:${'ab'.repeat(32)}`, swarm, view, clock, signal: new AbortController().signal, wake, hasOrigin: () => false, firstLookupDone: () => true, sizeKnown: () => view.sizeOffer != null })
   return Object.assign(h, { view, seek }) as Harness
 }
 

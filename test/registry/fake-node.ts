@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto'
 import type { BlobInfo, Fetch, FetchOptions, FetchResult, StarlingNode } from '../../src/api.js'
 import { DigestMismatchError, InvalidDigestError, NoSourceError } from '../../src/errors.js'
 import type { Origin } from '../../src/origin/types.js'
+import { fakePieceMapCid } from '../daemon/fake-node.js'
 
 export type FakeSwarm = Map<string, Uint8Array>
 
@@ -78,7 +79,7 @@ export function createFakeNode (swarm: FakeSwarm = new Map()): FakeNode {
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
       local.set(digest, bytes)
       swarm.set(digest, bytes)
-      return { digest, size: bytes.byteLength }
+      return { digest, size: bytes.byteLength, pieceMap: await fakePieceMapCid(bytes) }
     },
     stat: async (d) => { const b = local.get(d); return b == null ? undefined : info(d, b) },
     has: async (d) => local.has(d),

@@ -7,6 +7,7 @@ import { parseImageRef } from '../../src/cli/commands/preheat.js'
 import { parseChallenge } from '../../src/origin/oci.js'
 import { checkDigest, isValidName, parseRoute } from '../../src/registry/index.js'
 import { parseRange } from '../../src/registry/range.js'
+import { MAX_PIECE_MAP_HINTS, PIECE_MAP_ANNOTATION, PieceMapHints, pieceMapsOf } from '../../src/registry/piece-maps.js'
 
 describe('registry input checks', () => {
   it('repository names follow the distribution spec', () => {
@@ -64,5 +65,31 @@ describe('containerd-config and image references', () => {
     expect(parseImageRef('user/app:1.0')).toEqual({ registry: 'docker.io', repository: 'user/app', reference: '1.0' })
     expect(parseImageRef('127.0.0.1:5000/a/b:v1')).toEqual({ registry: '127.0.0.1:5000', repository: 'a/b', reference: 'v1' })
     expect(parseImageRef(`ghcr.io/x/y@sha256:${'a'.repeat(64)}`)).toEqual({ registry: 'ghcr.io', repository: 'x/y', reference: `sha256:${'a'.repeat(64)}` })
+  })
+})
+
+describe('piece-map annotations on OCI descriptors', () => {
+  const layer = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`
+  const manifest = (layers: unknown[], config?: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, config, layers }))
+
+  it('reads the CID of each annotated layer and of the config, and nothing else', () => {
+    const m = manifest([
+      { digest: layer(1), annotations: { [PIECE_MAP_ANNOTATION]: 'bafkreiaaa' } },
+      { digest: layer(2) },
+      { digest: 'md5:abc', annotations: { [PIECE_MAP_ANNOTATION]: 'bafkreibbb' } },
+      { digest: layer(3), annotations: { [PIECE_MAP_ANNOTATION]: 7 } }
+    ], { digest: layer(4), annotations: { [PIECE_MAP_ANNOTATION]: 'bafkreiccc' } })
+    expect([...pieceMapsOf(m)]).toEqual([[layer(4), 'bafkreiccc'], [layer(1), 'bafkreiaaa']])
+    expect(pieceMapsOf(new TextEncoder().encode('not json')).size).toBe(0)
+    expect(pieceMapsOf(new TextEncoder().encode(JSON.stringify({ manifests: [] }))).size).toBe(0)
+  })
+
+  it('keeps at most MAX_PIECE_MAP_HINTS, the oldest going first', () => {
+    const hints = new PieceMapHints()
+    const layers = Array.from({ length: MAX_PIECE_MAP_HINTS + 1 }, (_, i) => ({ digest: layer(i + 1), annotations: { [PIECE_MAP_ANNOTATION]: `cid${i}` } }))
+    hints.note(manifest(layers))
+    expect(hints.get(layer(1))).toBeUndefined()
+    expect(hints.get(layer(2))).toBe('cid1')
+    expect(hints.get(layer(MAX_PIECE_MAP_HINTS + 1))).toBe(`cid${MAX_PIECE_MAP_HINTS}`)
   })
 })

@@ -99,6 +99,23 @@ export function runStoreConformance (name: string, factory: StoreFactory): void 
       expect((await store.open(good.digest, good.map.size, P)).count).toBe(0)
     })
 
+    it('complete() with a wrong provisional piece drops the provisional pieces and keeps the trusted ones', async () => {
+      const good = makeBlob(4 * P, P)
+      const bad = makeBlob(4 * P, P)
+      await store.open(good.digest, good.map.size, P)
+      await fill(store, good, [0, 1])
+      // piece 2 is right but provisional, piece 3 wrong and provisional (checked only against a liar's claim)
+      await store.writePiece(good.digest, 2, good.piece(2), good.map.pieceDigests[2], { provisional: true })
+      await store.writePiece(good.digest, 3, bad.piece(3), bad.map.pieceDigests[3], { provisional: true })
+      await expectName(store.complete(good.digest), 'DigestMismatchError')
+      expect([...(await store.have(good.digest))!.indexes()]).toEqual([0, 1])
+      expect(store.usage().bytes).toBe(2 * P)
+      // the dropped pieces are written again, and the blob completes
+      await fill(store, good, [2, 3])
+      await store.complete(good.digest)
+      expect(sameBytes(await collect(store.read(good.digest)), good.bytes)).toBe(true)
+    })
+
     it('writes many pieces of one blob in parallel', async () => {
       const blob = makeBlob(32 * P + 1, P)
       await store.open(blob.digest, blob.map.size, P)

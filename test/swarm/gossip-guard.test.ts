@@ -4,7 +4,8 @@ import { TopicValidatorResult, type Message } from '@libp2p/gossipsub'
 import { afterEach, describe, expect, it } from 'vitest'
 import { BlobGossip, topicFor } from '../../src/swarm/index.js'
 import { BlobTopics, MAX_GOSSIP_CLAIMS, isBlobTopic, validateBlobGossip } from '../../src/swarm/gossip.js'
-import { createSwarmLibp2p, type SwarmLibp2p } from '../../src/swarm/libp2p.js'
+import { createSwarmLibp2p, strikeScore, STRIKE_SCORE, type SwarmLibp2p } from '../../src/swarm/libp2p.js'
+import { createPeerBook } from '../../src/swarm/peer-book.js'
 
 const HEX = 'cd'.repeat(32)
 const TOPIC = topicFor(HEX)
@@ -124,4 +125,47 @@ describe('blob gossip between two real nodes', () => {
     }
     topics.close()
   })
+})
+
+describe('strikes in the gossipsub score', () => {
+  const nodes: SwarmLibp2p[] = []
+  afterEach(async () => { await Promise.all(nodes.splice(0).map(async n => { await n.stop() })) })
+
+  it('strikeScore: none 0, each strike STRIKE_SCORE, banned or banned before below zero', () => {
+    expect(strikeScore(undefined, false)).toBe(0)
+    expect(strikeScore({ strikes: 0, bans: 0 }, false)).toBe(0)
+    expect(strikeScore({ strikes: 2, bans: 0 }, false)).toBe(2 * STRIKE_SCORE)
+    expect(strikeScore({ strikes: 0, bans: 1 }, false)).toBeLessThan(0)
+    expect(strikeScore({ strikes: 0, bans: 1 }, true)).toBeLessThan(-80)
+  })
+
+  it('a peer struck in the peer book loses its place in the mesh of a blob topic', async () => {
+    const book = createPeerBook()
+    const a = await createSwarmLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], appScore: id => strikeScore(book.get(id), book.isBanned(id)) })
+    const b = await createSwarmLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(a, b)
+    await a.start()
+    await b.start()
+    a.services.pubsub.subscribe(TOPIC)
+    b.services.pubsub.subscribe(TOPIC)
+    await a.dial(b.getMultiaddrs()[0])
+    // getMeshPeers is gossipsub's, not in its published type
+    const mesh = a.services.pubsub as unknown as { getMeshPeers: (topic: string) => string[] }
+    const inMesh = (): boolean => mesh.getMeshPeers(TOPIC).includes(b.peerId.toString())
+    const until = async (pred: () => boolean, ms: number, what: string): Promise<void> => {
+      const end = Date.now() + ms
+      while (!pred()) {
+        if (Date.now() > end) throw new Error(what)
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+    }
+    // gossipsub grafts within a heartbeat (1 s) or two
+    await until(inMesh, 15_000, 'b never joined a\'s mesh')
+    book.strike(b.peerId.toString(), 'sent a bad piece')
+    // the score is cached for a second; the prune comes at the next heartbeat
+    await until(() => !inMesh(), 10_000, 'the struck peer kept its mesh place')
+    // and it is not grafted again while struck
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    expect(inMesh()).toBe(false)
+  }, 40_000)
 })

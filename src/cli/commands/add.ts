@@ -12,8 +12,9 @@ export const addCommand: CliCommand = (program, ctx) => {
     .argument('<file>', 'file to add')
     .option('--digest <sha256:hex>', 'fail (and store nothing) unless the file has this digest')
     .option('--pin', 'never evict this blob')
+    .option('--piece-map', 'print the CID of the blob\'s piece map on a second line (for `get --piece-map`; --json always has it)')
     .option('--by-path', 'send only the path: the daemon reads the file itself (same host, saves a copy over the API; needs allowFileImport on the daemon)')
-    .action(async (file: string, opts: { digest?: string, pin?: boolean, byPath?: boolean }, cmd) => {
+    .action(async (file: string, opts: { digest?: string, pin?: boolean, byPath?: boolean, pieceMap?: boolean }, cmd) => {
       const g = globals(cmd)
       const client = createClient(g, ctx)
       const path = resolve(file)
@@ -23,7 +24,8 @@ export const addCommand: CliCommand = (program, ctx) => {
       const r = opts.byPath === true
         ? await addByPath(client, path, { digest, pin: opts.pin })
         : await uploadFile(client, path, st.size, { digest, pin: opts.pin })
-      print(ctx, g, r, () => r.digest)
+      // the digest alone on stdout by default: scripts read it
+      print(ctx, g, r, () => opts.pieceMap === true && r.pieceMap != null ? `${r.digest}\n${r.pieceMap}` : r.digest)
     })
 }
 
@@ -41,18 +43,18 @@ function query (o: AddQuery): URLSearchParams {
  * whichever user or host the daemon runs as, and needs no `allowFileImport`
  * on the daemon, which reads no file for the caller.
  */
-export async function uploadFile (client: ApiClient, path: string, size: number, o: AddQuery = {}): Promise<{ digest: string, size: number }> {
+export async function uploadFile (client: ApiClient, path: string, size: number, o: AddQuery = {}): Promise<{ digest: string, size: number, pieceMap?: string }> {
   const res = await client.request('POST', `/api/v1/blobs?${query(o)}`, {
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
     body: Readable.toWeb(createReadStream(path, { highWaterMark: 1024 * 1024 })) as ReadableStream,
     duplex: 'half',
     signal: o.signal
   } as RequestInit)
-  return await res.json() as { digest: string, size: number }
+  return await res.json() as { digest: string, size: number, pieceMap?: string }
 }
 
 /** `--by-path`: the daemon reads the file itself; it refuses unless its config has `allowFileImport: true`. */
-async function addByPath (client: ApiClient, path: string, o: AddQuery): Promise<{ digest: string, size: number }> {
+async function addByPath (client: ApiClient, path: string, o: AddQuery): Promise<{ digest: string, size: number, pieceMap?: string }> {
   const res = await client.request('POST', `/api/v1/blobs?${query(o)}`, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path }) })
-  return await res.json() as { digest: string, size: number }
+  return await res.json() as { digest: string, size: number, pieceMap?: string }
 }

@@ -20,6 +20,7 @@ interface GetFlags {
   bootstrap?: string[]
   dataDir?: string
   progress?: boolean
+  pieceMap?: string
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
@@ -35,6 +36,7 @@ export const getCommand: CliCommand = (program, ctx) => {
     .option('--bootstrap <multiaddr>', 'with --standalone: peer to join through, repeatable', collect)
     .option('--data-dir <dir>', 'with --standalone: keep the store here (default: a temp folder, removed)')
     .option('--no-progress', 'never draw the progress bar')
+    .option('--piece-map <cid>', 'the CID of the blob\'s piece map (`starling add`/`stat` print it): every piece is checked against it on arrival, none is taken on a peer\'s word')
     .action(async (source: string, flags: GetFlags, cmd) => { await runGet(ctx, cmd, source, flags) })
 }
 
@@ -72,6 +74,7 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
     const req = {
       url: f.standalone === true ? url : daemonUrl,
       digest,
+      pieceMap: f.pieceMap,
       headers,
       signal: ac.signal,
       onSource: bar.source,

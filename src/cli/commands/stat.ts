@@ -21,7 +21,7 @@ export const statCommand: CliCommand = (program, ctx) => {
     .argument('<digest>', 'sha256:<hex> or CID')
     .action(async (digest: string, _opts, cmd) => {
       const g = globals(cmd)
-      const info = await createClient(g, ctx).json<BlobInfo>('GET', `/api/v1/blobs/${await digestArg(digest)}/stat`)
-      print(ctx, g, info, () => blobLine(info))
+      const info = await createClient(g, ctx).json<BlobInfo & { pieceMap?: string }>('GET', `/api/v1/blobs/${await digestArg(digest)}/stat`)
+      print(ctx, g, info, () => blobLine(info) + (info.pieceMap != null ? `\npiece map ${info.pieceMap}` : ''))
     })
 }

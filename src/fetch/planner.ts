@@ -1,0 +1,214 @@
+import type { Bitfield } from '../content/index.js'
+import type { PeerBook } from '../swarm/index.js'
+import { WHOLE, type Attempts } from './attempts.js'
+import * as K from './constants.js'
+import { OriginRule } from './origin-rule.js'
+import type { Pace } from './pace.js'
+import { choosePeer, type TakeoverTimes } from './policy.js'
+import { dissenter, type Refuted } from './finish.js'
+import type { Rendezvous } from './rendezvous.js'
+import { plan, type Action } from './scheduler.js'
+import type { RemotePeer } from './types.js'
+import type { SwarmView } from './view.js'
+import type { DownloadReaders } from './waiters.js'
+
+/** The download's state one scheduling pass reads (never writes). */
+export interface PlannerState {
+  n: number
+  have: Bitfield
+  /** Is piece i's digest trusted? */
+  trusted: (i: number) => boolean
+  originUsable: boolean
+  acceptsRanges: boolean
+  originOnly: boolean
+  originInflight: number
+  discoveryDone: boolean
+  /** After a whole-blob mismatch with no origin: the voucher under test (finish.ts). */
+  refuted?: Refuted
+  /** Only trusted digests count (the caller gave a piece map's CID). */
+  trustedOnly: boolean
+}
+
+/** What the planner reads from its download: the swarm view, the pace, the attempts and the readers. */
+export interface PlannerComponents {
+  readonly selfId: string
+  readonly location: string
+  readonly peerBook: Pick<PeerBook, 'rtt' | 'isBanned'>
+  readonly view: SwarmView
+  readonly pace: Pace
+  readonly attempts: Attempts
+  readonly readers: DownloadReaders
+  readonly rv: Rendezvous
+  readonly startedAt: number
+  readonly options: { gatherMs: number, perPeerPipeline: number, peerConcurrency: number, originConcurrency: number }
+  /** How many peers the node is connected to at all. */
+  connectedPeers: () => number
+}
+
+/** One pass's outcome: what to fetch, and whether to ask the connected peers again. */
+export interface Pass {
+  actions: Action[]
+  probeConnected: boolean
+}
+
+/**
+ * Who fetches which piece from where, as one pass from state to actions:
+ * the origin rule (this location's and the cross-location one), the
+ * gathering wait before the first origin request, and the choice of a peer
+ * for a piece. It owns only the rules' memory; the download acts.
+ */
+export class Planner {
+  readonly #c: PlannerComponents
+  readonly originRule: OriginRule
+  readonly crossRule: OriginRule
+  #gatherDone = false
+
+  constructor (c: PlannerComponents) {
+    this.#c = c
+    // a takeover waits for the asked peers to answer (gossip or meta) or fail
+    const replied = (key: string, since: number): boolean => {
+      const p = c.view.get(key)
+      return p == null || p.lastSeen >= since || (p.metaFailedAt ?? -Infinity) >= since
+    }
+    this.originRule = new OriginRule(c.selfId, c.rv, replied)
+    this.crossRule = new OriginRule(c.selfId, c.rv, replied)
+  }
+
+  get gatherDone (): boolean { return this.#gatherDone }
+
+  /** Piece i is held: neither rule waits for it any more. */
+  settled (i: number): void {
+    this.originRule.settled(i)
+    this.crossRule.settled(i)
+  }
+
+  pass (s: PlannerState, now: number): Pass {
+    const { view, location } = this.#c
+    this.originRule.setCandidates(view.candidates(location, now, true), now)
+    this.crossRule.setCandidates(view.candidates(location, now, false), now)
+    const probeConnected = this.originRule.lookAgain(now, view.metaInflight > 0, view.size === 0 && this.#c.connectedPeers() === 0)
+    const gathered = this.#gathered(s, now)
+    const times = this.takeoverTimes()
+    const missing = this.missingEverywhere(s)
+    const o = this.#c.options
+    const actions = plan({
+      now,
+      n: s.n,
+      have: s.have,
+      avail: view.availability,
+      attempts: this.#c.attempts.view,
+      readers: this.#c.readers.positions(),
+      score: this.#ownScore,
+      peerInflight: view.totalInflight(),
+      originInflight: s.originInflight,
+      peerConcurrency: o.peerConcurrency,
+      originConcurrency: o.originConcurrency,
+      peerPieceMs: this.#c.pace.peerPieceMs,
+      pickPeer: (i, extra) => this.#pickPeer(s, i, now, extra),
+      origin: {
+        usable: s.originUsable && gathered,
+        ranged: s.acceptsRanges,
+        wholeRunning: this.#c.attempts.has(WHOLE),
+        only: s.originOnly,
+        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i)),
+        mayFetchWhole: () => this.originRule.mayFetch(0, now, times, missing, view.claimers(0))
+      }
+    })
+    for (const rule of [this.originRule, this.crossRule]) {
+      for (const key of rule.takeAsks()) {
+        const p = view.get(key)
+        if (p != null) { p.metaAt = 0; view.wantProbe(p) }
+      }
+    }
+    return { actions, probeConnected }
+  }
+
+  #pickPeer (s: PlannerState, i: number, now: number, extra: ReadonlyMap<string, number>): RemotePeer | undefined {
+    const { view, options: o } = this.#c
+    const trusted = s.trusted(i)
+    const r = s.refuted
+    const holders: RemotePeer[] = []
+    for (const p of view.holders(i, now, o.perPeerPipeline)) {
+      if (p.inflight + (extra.get(p.key) ?? 0) >= o.perPeerPipeline || p.key === r?.voucher) continue
+      holders.push(p)
+      // the best of a sample: in a swarm of hundreds, scanning every holder of every piece on every pass was most of the engine's time
+      if (holders.length >= K.MAX_HOLDERS_CONSIDERED) break
+    }
+    // Checkable: a trusted digest, the holder's own claim, or another peer's claim (a relay of a provisional piece).
+    let vouched: boolean | undefined
+    const checkable = s.trustedOnly
+      ? () => trusted
+      : r == null
+        ? (p: RemotePeer) => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null)
+        : (p: RemotePeer) => trusted || dissenter(view.all(), k => this.#c.peerBook.isBanned(k), r, i, p) != null
+    const { peer, sameLocation } = choosePeer(holders, checkable, this.#c.location, k => this.#c.peerBook.rtt(k))
+    if (peer == null) {
+      // Held, but by nobody whose digest we can check: ask them for it.
+      if (holders.length > 0) for (const p of holders) view.wantProbe(p)
+      return undefined
+    }
+    if (sameLocation) return peer
+    // Only other locations hold it: this location's designated peer brings it across.
+    return this.crossRule.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s)) ? peer : undefined
+  }
+
+  /**
+   * Before the first origin request, learn who else wants the blob and who
+   * holds it: at least `gatherMs`; then until the candidates stopped
+   * changing for GATHER_STABLE_MS and discovery ended with every meta
+   * question answered — or a holder appeared. At most MAX_GATHER_MS, both
+   * stretched by our own slowness: a loaded machine hears the others late.
+   */
+  #gathered (s: PlannerState, now: number): boolean {
+    if (this.#gatherDone) return true
+    const waited = now - this.#c.startedAt
+    const slowness = this.#c.pace.slowness()
+    if (waited < this.#c.options.gatherMs) return false
+    const stable = now - this.originRule.changedAt >= K.GATHER_STABLE_MS * slowness
+    const view = this.#c.view
+    this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || view.anyUsefulHolder(s.have) ||
+      (stable && s.discoveryDone && view.metaInflight === 0)
+    return this.#gatherDone
+  }
+
+  /** This node's rendezvous score of a piece: one function for the planner's life, so the piece order ranks the pieces by it once. */
+  readonly #ownScore = (i: number): number => this.#c.rv.score(this.#c.selfId, i)
+
+  /** The swarm's size: every peer heard from about this blob (a topic's subscriber list names only the peers we are connected to). */
+  swarmSize (): number {
+    // Until the first wave has gathered, gossip at the small-swarm pace: the
+    // origin rule needs every node to see the same candidates (with the
+    // rounds stretched from the start, 200 simulated engines disagreed on
+    // ranks and the origin sent 2.4 × the blob).
+    if (!this.#gatherDone) return 0
+    return Math.max(this.#c.view.subscribers.size, this.#c.view.size)
+  }
+
+  takeoverTimes (): TakeoverTimes {
+    return this.#c.pace.takeoverTimes(this.swarmSize())
+  }
+
+  missingEverywhere (s: Pick<PlannerState, 'n' | 'have'>): number {
+    let m = 0
+    const avail = this.#c.view.availability
+    for (let i = 0; i < s.n; i++) if (!s.have.get(i) && avail[i] === 0) m++
+    return m
+  }
+
+  /**
+   * The pieces we fetch from the origin now, plus those we own by the rule
+   * and will fetch next: a claim tells the others to wait for us rather than
+   * take over, however slow a loaded machine makes us.
+   */
+  originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): number[] {
+    const { attempts, view } = this.#c
+    const claims = new Set<number>(attempts.piecesFrom('origin'))
+    if (!s.originUsable || !sizeKnown || s.originOnly || !s.acceptsRanges || this.originRule.alone) return [...claims]
+    const avail = view.availability
+    for (let i = 0; i < s.n && claims.size < K.MAX_CLAIMS; i++) {
+      if (s.have.get(i) || avail[i] > 0 || attempts.has(i)) continue
+      if (this.originRule.position(i) === 0) claims.add(i)
+    }
+    return [...claims]
+  }
+}
