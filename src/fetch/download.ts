@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
 import type { ByteSource, BytesBySource } from '../types.js'
-import { parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
+import { equalBytes, parseDigest, pieceCount, type BlobDigest } from '../content/index.js'
 import { AbortError, DigestMismatchError, NoSourceError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobGossip } from '../swarm/index.js'
@@ -464,6 +464,17 @@ export class Download {
   #settle (): void {
     if (this.settled) return
     this.phase = 'done'
+    // After a mismatch the blob now matched its sha256: a peer still vouching
+    // for another digest of any piece is a proven liar, banned whatever
+    // number of pieces it managed to send (strikes count per piece).
+    if (this.resets > 0) {
+      for (const p of this.#view.all()) {
+        for (const [i, d] of p.claimed) {
+          const t = this.#pieces.digests[i]
+          if (t != null && !equalBytes(t, d)) { this.#c.peerBook.ban(p.key, `vouched for a wrong digest of piece ${i} of ${this.digest}, which matched its sha256 without it`); break }
+        }
+      }
+    }
     // The whole blob matched its digest: nothing is provisional any more.
     this.#pieces.provisional.clear()
     const result = { digest: this.digest, size: this.size, bytesBySource: { ...this.#pieces.bytes } }

@@ -44,6 +44,8 @@ export interface PeerBook {
   rtt(peer: string): number | undefined
   /** Records a strike; returns true when it led to a ban. */
   strike(peer: string, reason: string): boolean
+  /** A proven lie (a vouch the verified blob contradicts): banned at once, with the reason kept as its strike. */
+  ban(peer: string, reason: string): void
   isBanned(peer: string): boolean
   entries(): Array<[string, PeerRecord]>
 }
@@ -64,7 +66,7 @@ export function createPeerBook (init: PeerBookInit = {}): PeerBook {
     return r
   }
 
-  return {
+  const book: PeerBook = {
     get: peer => peers.get(peer),
     setLocation (peer, location) { rec(peer).location = location },
     location: peer => peers.get(peer)?.location,
@@ -86,10 +88,16 @@ export function createPeerBook (init: PeerBookInit = {}): PeerBook {
       init.onBan?.(peer, r.bannedUntil, why)
       return true
     },
+    ban (peer, reason) {
+      if (book.isBanned(peer)) return
+      rec(peer).strikes = strikesToBan - 1
+      book.strike(peer, reason)
+    },
     isBanned (peer) {
       const r = peers.get(peer)
       return r != null && r.bannedUntil > now()
     },
     entries: () => [...peers.entries()]
   }
+  return book
 }

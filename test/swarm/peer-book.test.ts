@@ -31,4 +31,16 @@ describe('PeerBook strikes', () => {
     // the second ban names only the strikes that led to it
     expect(bans[1].strikes.map(s => s.reason)).toEqual(['later 0', 'later 1', 'later 2'])
   })
+
+  it('a proven lie bans at once, its reason kept; banning a banned peer changes nothing', () => {
+    const t = 1_000
+    const bans: string[] = []
+    const book = createPeerBook({ strikesToBan: 3, banMs: 60_000, now: () => t, onBan: (peer) => bans.push(peer) })
+    book.ban('liar', 'vouched for a wrong digest of piece 3')
+    expect(book.isBanned('liar')).toBe(true)
+    expect(book.get('liar')?.lastStrikes.map(s => s.reason)).toEqual(['vouched for a wrong digest of piece 3'])
+    book.ban('liar', 'again')
+    expect(bans).toEqual(['liar'])
+    expect(book.isBanned('honest')).toBe(false)
+  })
 })
