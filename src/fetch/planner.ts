@@ -62,6 +62,8 @@ export class Planner {
   readonly originRule: OriginRule
   readonly crossRule: OriginRule
   #gatherDone = false
+  /** Holders with room for another request, found once per pass (see #freePeers). */
+  #free?: Map<string, RemotePeer>
 
   constructor (c: PlannerComponents) {
     this.#c = c
@@ -84,6 +86,7 @@ export class Planner {
 
   pass (s: PlannerState, now: number): Pass {
     const { view, location } = this.#c
+    this.#free = undefined
     this.originRule.setCandidates(view.candidates(location, now, true), now)
     this.crossRule.setCandidates(view.candidates(location, now, false), now)
     const probeConnected = this.originRule.lookAgain(now, view.metaInflight > 0, view.size === 0 && this.#c.connectedPeers() === 0)
@@ -125,10 +128,18 @@ export class Planner {
 
   #pickPeer (s: PlannerState, i: number, now: number, extra: ReadonlyMap<string, number>): RemotePeer | undefined {
     const { view, options: o } = this.#c
+    const free = this.#freePeers(now)
+    // Every holder busy: nothing to scan. Walking each piece's holders to
+    // find that out cost pieces × holders per pass, most of a 100-engine
+    // simulation's time once the swarm was saturated.
+    if (free.size === 0) return undefined
     const trusted = s.trusted(i)
     const r = s.refuted
     const holders: RemotePeer[] = []
-    for (const p of view.holders(i, now, o.perPeerPipeline)) {
+    // the smaller of the two sets: the free peers that hold i, or i's holders that are free
+    const source = free.size < view.availability[i] ? free.values() : view.holders(i, now, o.perPeerPipeline)
+    for (const p of source) {
+      if (!free.has(p.key) || p.have?.get(i) !== true) continue
       if (p.inflight + (extra.get(p.key) ?? 0) >= o.perPeerPipeline || p.key === r?.voucher) continue
       holders.push(p)
       // the best of a sample: in a swarm of hundreds, scanning every holder of every piece on every pass was most of the engine's time
@@ -147,9 +158,23 @@ export class Planner {
       if (holders.length > 0) for (const p of holders) view.wantProbe(p)
       return undefined
     }
-    if (sameLocation) return peer
     // Only other locations hold it: this location's designated peer brings it across.
-    return this.crossRule.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s)) ? peer : undefined
+    if (!sameLocation && !this.crossRule.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s))) return undefined
+    if (peer.inflight + (extra.get(peer.key) ?? 0) + 1 >= o.perPeerPipeline) free.delete(peer.key)
+    return peer
+  }
+
+  /** Counted holders (not banned, not demoted) with room for another request and not BUSY: once per pass. */
+  #freePeers (now: number): Map<string, RemotePeer> {
+    if (this.#free != null) return this.#free
+    const { view, options: o, peerBook } = this.#c
+    const free = new Map<string, RemotePeer>()
+    for (const p of view.all()) {
+      if ((p.have?.count ?? 0) === 0 || p.inflight >= o.perPeerPipeline || p.busyUntil > now) continue
+      if (view.isHolder(p.key) && !peerBook.isBanned(p.key)) free.set(p.key, p)
+    }
+    this.#free = free
+    return free
   }
 
   /**

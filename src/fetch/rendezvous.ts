@@ -41,6 +41,12 @@ export class Rendezvous {
       .map(x => x.p)
   }
 
+  /** Does `peer` rank above `self` for piece `index` (whose score is `mine`)? Ties go to the smaller id. */
+  outranks (peer: string, self: string, index: number, mine: number): boolean {
+    const s = this.score(peer, index)
+    return s > mine || (s === mine && peer < self)
+  }
+
   /** Position of `self` in the ranking (0 = owner). */
   position (self: string, peers: Iterable<string>, index: number): number {
     const mine = this.score(self, index)

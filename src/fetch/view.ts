@@ -376,6 +376,9 @@ export class SwarmView {
     }
   }
 
+  /** Are this peer's pieces counted (not banned, not demoted)? */
+  isHolder (key: string): boolean { return this.#holders.isCounted(key) }
+
   /** Does any usable peer hold a piece we lack? */
   anyUsefulHolder (have: { get(i: number): boolean }): boolean {
     return this.#holders.anyUsefulHolder(have)
