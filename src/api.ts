@@ -23,8 +23,19 @@ export interface StarlingNodeOptions {
    * first; dials still running then go on in the background. Default 5 s.
    */
   bootstrapTimeoutMs?: number
-  /** Location label, e.g. `eu-west/zone-a/rack-3`; peers with the same label share origin work. */
+  /**
+   * Location label, e.g. `eu-west/zone-a/rack-3`: each segment is a group
+   * (region, zone, rack). Peers prefer the longest common prefix, and each
+   * piece enters each group once (docs/no-scheduler.md).
+   */
   location?: string
+  /**
+   * Each location pulls the origin itself, instead of the whole swarm
+   * sharing one copy from the origin and exchanging the rest across
+   * locations: for sites where crossing between locations costs more than
+   * the origin. Default false.
+   */
+  originPerLocation?: boolean
   /** Store quota in bytes (LRU eviction of complete blobs). Default: no quota. */
   cacheSize?: number
   /** Bandwidth caps in bytes/s. Default: unlimited. */

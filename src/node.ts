@@ -97,7 +97,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     originError: () => { counters.originErrors++ }
   }
   const downloads = createDownloads({
-    store, transfer, swarm, peerBook, selfId: libp2p.peerId.toString(), location, events, logger: log
+    store, transfer, swarm, peerBook, selfId: libp2p.peerId.toString(), location, originPerLocation: options.originPerLocation === true, events, logger: log
   })
 
   let started = false

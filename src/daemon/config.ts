@@ -36,6 +36,8 @@ export interface DaemonConfig {
   /** Separate metrics listener, host:port; undefined = served on the API port. */
   metrics?: string
   location: string
+  /** Each location pulls the origin itself (docs/no-scheduler.md, "Multiple locations"). */
+  originPerLocation: boolean
   cacheSize?: number
   uploadRate?: number
   downloadRate?: number
@@ -117,6 +119,7 @@ const schema = z.strictObject({
   bootstrapTimeout: duration.optional(),
   allowConnectionsFrom: z.array(multiaddr).optional(),
   exemptPrivateRanges: bool.optional(),
+  originPerLocation: bool.optional(),
   maxInboundConnectionsPerHost: count.optional(),
   swarmKey: z.string().min(1).optional(),
   pskFile: z.string().min(1).optional(),
@@ -190,6 +193,7 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
     api: c.api ?? DEFAULT_API,
     metrics: c.metrics,
     location: c.location ?? '',
+    originPerLocation: c.originPerLocation ?? false,
     cacheSize: c.cacheSize,
     uploadRate: c.uploadRate,
     downloadRate: c.downloadRate,
@@ -246,7 +250,7 @@ async function readConfigFile (file: string): Promise<RawConfig> {
   return doc
 }
 
-const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'cacheSize', 'uploadRate',
+const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'originPerLocation', 'cacheSize', 'uploadRate',
   'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile',
   'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir'] as const
 const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts'])

@@ -57,6 +57,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     // the same bound as the TCP check above: start-up waits that long at most for the libp2p dials
     bootstrapTimeoutMs: config.bootstrapTimeout,
     location: config.location,
+    originPerLocation: config.originPerLocation,
     cacheSize: config.cacheSize,
     uploadRate: config.uploadRate,
     downloadRate: config.downloadRate,

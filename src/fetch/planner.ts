@@ -4,7 +4,9 @@ import { WHOLE, type Attempts } from './attempts.js'
 import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
 import type { Pace } from './pace.js'
-import { choosePeer, type TakeoverTimes } from './policy.js'
+import type { TakeoverTimes } from './policy.js'
+import { entryDepth, nearest, ORIGIN, segments } from './groups.js'
+import { crossClaims, depthOf, groupClaimers, localAvailability } from './crossing.js'
 import { dissenter, type Refuted } from './finish.js'
 import type { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
@@ -33,6 +35,8 @@ export interface PlannerState {
 export interface PlannerComponents {
   readonly selfId: string
   readonly location: string
+  /** The origin counts as inside our own location: each location pulls it itself (groups.ts). */
+  readonly originPerLocation?: boolean
   readonly peerBook: Pick<PeerBook, 'rtt' | 'isBanned'>
   readonly view: SwarmView
   readonly pace: Pace
@@ -53,14 +57,20 @@ export interface Pass {
 
 /**
  * Who fetches which piece from where, as one pass from state to actions:
- * the origin rule (this location's and the cross-location one), the
- * gathering wait before the first origin request, and the choice of a peer
- * for a piece. It owns only the rules' memory; the download acts.
+ * the origin rule, one crossing rule per location group a piece can enter
+ * (groups.ts: each piece enters each group once), the gathering wait before
+ * the first origin request, and the choice of a peer for a piece. It owns
+ * only the rules' memory; the download acts.
  */
 export class Planner {
   readonly #c: PlannerComponents
   readonly originRule: OriginRule
-  readonly crossRule: OriginRule
+  /** Depth d (1 … our label's length) → the rule for bringing a piece into our group of that depth. */
+  readonly crossRules = new Map<number, OriginRule>()
+  /** Our location's segments, and our group at each depth. */
+  readonly #self: string[]
+  readonly #prefixes: string[][]
+  readonly #originDepth: number
   #gatherDone = false
   /** Holders with room for another request, found once per pass (see #freePeers). */
   #free?: Map<string, RemotePeer>
@@ -72,8 +82,11 @@ export class Planner {
       const p = c.view.get(key)
       return p == null || p.lastSeen >= since || (p.metaFailedAt ?? -Infinity) >= since
     }
+    this.#self = segments(c.location)
+    this.#prefixes = Array.from({ length: this.#self.length + 1 }, (_, d) => this.#self.slice(0, d))
+    this.#originDepth = entryDepth(this.#self, ORIGIN, { originPerLocation: c.originPerLocation === true }) ?? 0
     this.originRule = new OriginRule(c.selfId, c.rv, replied)
-    this.crossRule = new OriginRule(c.selfId, c.rv, replied)
+    for (let d = 1; d <= this.#self.length; d++) this.crossRules.set(d, new OriginRule(c.selfId, c.rv, replied))
   }
 
   get gatherDone (): boolean { return this.#gatherDone }
@@ -81,24 +94,26 @@ export class Planner {
   /** Piece i is held: neither rule waits for it any more. */
   settled (i: number): void {
     this.originRule.settled(i)
-    this.crossRule.settled(i)
+    for (const rule of this.crossRules.values()) rule.settled(i)
   }
 
   pass (s: PlannerState, now: number): Pass {
-    const { view, location } = this.#c
+    const { view } = this.#c
     this.#free = undefined
-    this.originRule.setCandidates(view.candidates(location, now, true), now)
-    this.crossRule.setCandidates(view.candidates(location, now, false), now)
+    this.originRule.setCandidates(view.candidates(this.#prefixes[this.#originDepth], now, true), now)
+    for (const [d, rule] of this.crossRules) rule.setCandidates(view.candidates(this.#prefixes[d], now, false), now)
     const probeConnected = this.originRule.lookAgain(now, view.metaInflight > 0, view.size === 0 && this.#c.connectedPeers() === 0)
     const gathered = this.#gathered(s, now)
     const times = this.takeoverTimes()
-    const missing = this.missingEverywhere(s)
+    // Each location to the origin itself: only holders inside it count (while the origin is usable; without one, crossing still serves).
+    const avail = this.#c.originPerLocation === true && s.originUsable && this.#self.length > 0 ? localAvailability(view, this.#self, s.n) : view.availability
+    const missing = this.missingEverywhere(s, avail)
     const o = this.#c.options
     const actions = plan({
       now,
       n: s.n,
       have: s.have,
-      avail: view.availability,
+      avail,
       attempts: this.#c.attempts.view,
       readers: this.#c.readers.positions(),
       score: this.#ownScore,
@@ -117,7 +132,7 @@ export class Planner {
         mayFetchWhole: () => this.originRule.mayFetch(0, now, times, missing, view.claimers(0))
       }
     })
-    for (const rule of [this.originRule, this.crossRule]) {
+    for (const rule of [this.originRule, ...this.crossRules.values()]) {
       for (const key of rule.takeAsks()) {
         const p = view.get(key)
         if (p != null) { p.metaAt = 0; view.wantProbe(p) }
@@ -152,15 +167,29 @@ export class Planner {
       : r == null
         ? (p: RemotePeer) => trusted || p.claimed.has(i) || (vouched ??= view.voucher(i) != null)
         : (p: RemotePeer) => trusted || dissenter(view.all(), k => this.#c.peerBook.isBanned(k), r, i, p) != null
-    const { peer, sameLocation } = choosePeer(holders, checkable, this.#c.location, k => this.#c.peerBook.rtt(k))
+    const { peer, depth } = nearest(holders, this.#self, checkable, k => this.#c.peerBook.rtt(k))
     if (peer == null) {
       // Held, but by nobody whose digest we can check: ask them for it.
       if (holders.length > 0) for (const p of holders) view.wantProbe(p)
       return undefined
     }
-    // Only other locations hold it: this location's designated peer brings it across.
-    if (!sameLocation && !this.crossRule.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s))) return undefined
-    if (peer.inflight + (extra.get(peer.key) ?? 0) + 1 >= o.perPeerPipeline) free.delete(peer.key)
+    if (depth >= this.#self.length) return this.#taken(peer, extra)
+    // The piece would enter our group at depth + 1. A nearer holder that is
+    // only busy now will serve us shortly: crossing again would pay the link twice.
+    for (const p of view.holders(i, Infinity, Infinity)) {
+      if (depthOf(this.#self, p) <= depth) continue
+      if (!checkable(p)) view.wantProbe(p)
+      return undefined
+    }
+    // Only holders outside that group: its designated peer brings it in, the others wait for it inside.
+    const d = depth + 1
+    const claimers = groupClaimers(view, view.claimers(i), this.#prefixes[d])
+    return this.crossRules.get(d)!.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s), claimers) ? this.#taken(peer, extra) : undefined
+  }
+
+  /** The pass gives `peer` a request: a peer now full leaves the free set. */
+  #taken (peer: RemotePeer, extra: ReadonlyMap<string, number>): RemotePeer {
+    if (peer.inflight + (extra.get(peer.key) ?? 0) + 1 >= this.#c.options.perPeerPipeline) this.#free?.delete(peer.key)
     return peer
   }
 
@@ -213,9 +242,8 @@ export class Planner {
     return this.#c.pace.takeoverTimes(this.swarmSize())
   }
 
-  missingEverywhere (s: Pick<PlannerState, 'n' | 'have'>): number {
+  missingEverywhere (s: Pick<PlannerState, 'n' | 'have'>, avail = this.#c.view.availability): number {
     let m = 0
-    const avail = this.#c.view.availability
     for (let i = 0; i < s.n; i++) if (!s.have.get(i) && avail[i] === 0) m++
     return m
   }
@@ -228,6 +256,8 @@ export class Planner {
   originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): number[] {
     const { attempts, view } = this.#c
     const claims = new Set<number>(attempts.piecesFrom('origin'))
+    // Pieces we bring into one of our groups, in flight or ours by the crossing rule: claimed too, so the others of the group wait for us.
+    if (sizeKnown) crossClaims(claims, s, { view, attempts, self: this.#self, rules: this.crossRules })
     if (!s.originUsable || !sizeKnown || s.originOnly || !s.acceptsRanges || this.originRule.alone) return [...claims]
     const avail = view.availability
     for (let i = 0; i < s.n && claims.size < K.MAX_CLAIMS; i++) {

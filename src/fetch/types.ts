@@ -32,6 +32,8 @@ export interface DownloadComponents {
   peerBook: PeerBook
   selfId: string
   location: string
+  /** Each location pulls the origin itself (groups.ts); default false: the origin is shared by every location. */
+  originPerLocation?: boolean
   events: DownloadEvents
   logger?: Logger
   /** Wall time unless given (the in-process simulation gives virtual time). */

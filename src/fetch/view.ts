@@ -5,6 +5,7 @@ import type { BlobInterest, BlobMeta } from '../transfer/types.js'
 import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 import { HolderIndex } from './holder-index.js'
+import { groupKey, inGroup } from './groups.js'
 
 /** A peer's "too many requests now" answer: a pause, not a failure. */
 export function isBusy (err: any): boolean {
@@ -335,15 +336,14 @@ export class SwarmView {
   }
 
   /**
-   * Peers that share the origin work with us for this location: interested,
-   * not banned, same location (an unknown location counts as ours until it
-   * says otherwise), and able to reach the origin when `needOrigin`.
+   * Peers sharing the work of bringing pieces into the group `prefix` (groups.ts): interested, not banned, inside
+   * it (an unknown location counts as inside until it says otherwise), able to reach the origin when `needOrigin`.
    */
-  candidates (location: string, now: number, needOrigin: boolean): RemotePeer[] {
+  candidates (prefix: readonly string[], now: number, needOrigin: boolean): RemotePeer[] {
     // Cached while nothing changed, for at most CANDIDATES_MAX_AGE_MS (interest
     // expires with time): a pass runs on every event, a swarm of hundreds
     // makes many events, and this scan was a fifth of the engine's time.
-    const cacheKey = `${needOrigin ? 1 : 0}${location}`
+    const cacheKey = `${needOrigin ? 1 : 0}${groupKey(prefix, prefix.length)}`
     const cached = this.#candidateCache.get(cacheKey)
     if (cached != null && now >= cached.at) {
       const age = now - cached.at
@@ -351,16 +351,16 @@ export class SwarmView {
       // thousand forms, every message brings a new peer.
       if (age < CANDIDATES_MIN_AGE_MS || (cached.version === this.#version && age < CANDIDATES_MAX_AGE_MS)) return cached.peers
     }
-    const out = this.#scanCandidates(location, now, needOrigin)
+    const out = this.#scanCandidates(prefix, now, needOrigin)
     this.#candidateCache.set(cacheKey, { version: this.#version, at: now, peers: out })
     return out
   }
 
-  #scanCandidates (location: string, now: number, needOrigin: boolean): RemotePeer[] {
+  #scanCandidates (prefix: readonly string[], now: number, needOrigin: boolean): RemotePeer[] {
     const out: RemotePeer[] = []
     for (const p of this.#peers.values()) {
       if (!this.isInterested(p, now) || this.#peerBook.isBanned(p.key)) continue
-      if (p.location != null && p.location !== location) continue
+      if (!inGroup(p.location, prefix)) continue
       if (needOrigin && !p.hasOrigin && p.interest !== 'unknown') continue
       out.push(p)
     }

@@ -46,6 +46,8 @@ export interface SwarmOptions {
   blobSize: number
   /** Location labels, or how many (loc-0, loc-1, …); nodes are dealt round-robin. Default 1. */
   locations?: number | string[]
+  /** Each location pulls the origin itself (the node setting of the same name). Default false. */
+  originPerLocation?: boolean
   /** Per node, bytes/s: fixed or uniform in [min, max]. Default 100 Mbit/s up, 1 Gbit/s down. */
   uploadBps?: Bps
   downloadBps?: Bps
@@ -180,6 +182,7 @@ export async function runSwarm (o: SwarmOptions): Promise<SwarmResult> {
       peerBook,
       selfId: key,
       location: n.location,
+      originPerLocation: o.originPerLocation === true,
       events: { bytes () {}, pieceVerified () {}, pieceRejected () {}, originRequest () {}, originError () {} },
       logger: o.logger?.(n.index, () => clock.now() - SIM_EPOCH_MS),
       clock: nodeClock

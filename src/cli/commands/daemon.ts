@@ -8,6 +8,7 @@ interface DaemonFlags {
   listen?: string[]
   bootstrap?: string[]
   location?: string
+  originPerLocation?: boolean
   metrics?: string
   cacheSize?: string
   uploadRate?: string
@@ -32,6 +33,7 @@ export const daemonCommand: CliCommand = (program, ctx) => {
     .option('--listen <multiaddr>', 'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/7480)', collect)
     .option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<id>; repeatable', collect)
     .option('--location <label>', 'location label, e.g. eu-west/zone-a/rack-3')
+    .option('--origin-per-location', 'each location pulls the origin itself (where crossing between locations costs more than the origin)')
     .option('--metrics <host:port>', 'separate listener for /metrics (default: on the API port)')
     .option('--cache-size <size>', 'store quota, e.g. 10GiB (LRU eviction of complete blobs)')
     .option('--upload-rate <size>', 'upload cap in bytes/s, e.g. 50MiB')
@@ -60,6 +62,7 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     bootstrap: f.bootstrap,
     api,
     location: f.location,
+    originPerLocation: f.originPerLocation,
     metrics: f.metrics,
     cacheSize: f.cacheSize,
     uploadRate: f.uploadRate,
