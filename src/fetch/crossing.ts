@@ -11,8 +11,9 @@ import type { RemotePeer } from './types.js'
 
 interface Peers {
   get(key: string): RemotePeer | undefined
-  holders(i: number, now: number, pipeline: number): Iterable<RemotePeer>
   readonly availability: Uint16Array
+  /** The deepest of our location groups in which a usable peer holds piece i; -1 when nobody does. */
+  nearestDepth(i: number): number
 }
 
 /**
@@ -62,23 +63,9 @@ export function crossClaims (claims: Set<number>, s: { n: number, have: { get(i:
   const avail = c.view.availability
   for (let i = 0; i < s.n && claims.size < MAX_CLAIMS; i++) {
     if (s.have.get(i) || avail[i] === 0 || c.attempts.has(i)) continue
-    let best = -1
-    for (const p of c.view.holders(i, Infinity, Infinity)) best = Math.max(best, depthOf(c.self, p))
+    const best = c.view.nearestDepth(i)
     if (best < 0 || best >= c.self.length) continue
     const rule = c.rules.get(best + 1)
     if (rule != null && !rule.alone && rule.position(i) === 0) claims.add(i)
   }
-}
-
-/**
- * With `originPerLocation`: how many usable holders of each piece are inside
- * our own location. A piece held only elsewhere then counts as missing and
- * goes to the origin by our location's rule, instead of crossing.
- */
-export function localAvailability (view: Pick<Peers, 'holders'>, self: readonly string[], n: number): Uint16Array {
-  const out = new Uint16Array(n)
-  for (let i = 0; i < n; i++) {
-    for (const p of view.holders(i, Infinity, Infinity)) if (depthOf(self, p) >= self.length && out[i] < 0xffff) out[i]++
-  }
-  return out
 }

@@ -113,7 +113,7 @@ export class Download {
       failedForGood: () => { this.#announcer?.markDirty(); this.#checkStuck() }
     })
     this.#wakeup = new Wakeup(this.#clock, () => { this.#schedule() })
-    this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wakeSoon() })
+    this.#view = new SwarmView(components.selfId, components.peerBook, () => { this.#wakeSoon() }, components.location)
     // every request in flight and every meta question listens on the download's signal
     setMaxListeners(Infinity, this.#abort.signal)
     this.#attempts = new Attempts(this.#abort.signal)

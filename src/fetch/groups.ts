@@ -15,8 +15,19 @@
 /** A location's path, from the outermost group in. `''` (no label) is the root itself: no segments. */
 export function segments (location: string | undefined): string[] {
   if (location == null || location === '') return []
-  return location.split('/').filter(s => s !== '')
+  let segs = segmentCache.get(location)
+  if (segs == null) {
+    // a swarm has a handful of labels and this runs per holder and per claimer on every pass: split each once
+    if (segmentCache.size >= SEGMENT_CACHE_MAX) segmentCache.clear()
+    segs = location.split('/').filter(s => s !== '')
+    segmentCache.set(location, segs)
+  }
+  return segs
 }
+
+/** Labels whose segments are kept; past it the cache starts again (a bound against a peer that sends a new label per message). */
+const SEGMENT_CACHE_MAX = 1024
+const segmentCache = new Map<string, string[]>()
 
 /** How many leading segments two locations share. */
 export function commonDepth (a: readonly string[], b: readonly string[]): number {

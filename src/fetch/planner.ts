@@ -6,7 +6,7 @@ import { OriginRule } from './origin-rule.js'
 import type { Pace } from './pace.js'
 import type { TakeoverTimes } from './policy.js'
 import { entryDepth, nearest, ORIGIN, segments } from './groups.js'
-import { crossClaims, depthOf, groupClaimers, localAvailability } from './crossing.js'
+import { crossClaims, depthOf, groupClaimers } from './crossing.js'
 import { dissenter, type Refuted } from './finish.js'
 import type { Rendezvous } from './rendezvous.js'
 import { plan, type Action } from './scheduler.js'
@@ -72,6 +72,8 @@ export class Planner {
   readonly #prefixes: string[][]
   readonly #originDepth: number
   #gatherDone = false
+  /** Pieces nobody holds, counted once per pass (the crossing rule's fair share reads it for every piece). */
+  #missing = 0
   /** Holders with room for another request, found once per pass (see #freePeers). */
   #free?: Map<string, RemotePeer>
 
@@ -106,8 +108,9 @@ export class Planner {
     const gathered = this.#gathered(s, now)
     const times = this.takeoverTimes()
     // Each location to the origin itself: only holders inside it count (while the origin is usable; without one, crossing still serves).
-    const avail = this.#c.originPerLocation === true && s.originUsable && this.#self.length > 0 ? localAvailability(view, this.#self, s.n) : view.availability
+    const avail = this.#c.originPerLocation === true && s.originUsable && this.#self.length > 0 ? view.localAvailability : view.availability
     const missing = this.missingEverywhere(s, avail)
+    this.#missing = avail === view.availability ? missing : this.missingEverywhere(s)
     const o = this.#c.options
     const actions = plan({
       now,
@@ -176,15 +179,18 @@ export class Planner {
     if (depth >= this.#self.length) return this.#taken(peer, extra)
     // The piece would enter our group at depth + 1. A nearer holder that is
     // only busy now will serve us shortly: crossing again would pay the link twice.
-    for (const p of view.holders(i, Infinity, Infinity)) {
-      if (depthOf(this.#self, p) <= depth) continue
-      if (!checkable(p)) view.wantProbe(p)
+    if (view.nearestDepth(i) > depth) {
+      for (const p of view.holders(i, Infinity, Infinity)) {
+        if (depthOf(this.#self, p) <= depth) continue
+        if (!checkable(p)) view.wantProbe(p)
+        break
+      }
       return undefined
     }
     // Only holders outside that group: its designated peer brings it in, the others wait for it inside.
     const d = depth + 1
     const claimers = groupClaimers(view, view.claimers(i), this.#prefixes[d])
-    return this.crossRules.get(d)!.mayFetch(i, now, this.takeoverTimes(), this.missingEverywhere(s), claimers) ? this.#taken(peer, extra) : undefined
+    return this.crossRules.get(d)!.mayFetch(i, now, this.takeoverTimes(), this.#missing, claimers) ? this.#taken(peer, extra) : undefined
   }
 
   /** The pass gives `peer` a request: a peer now full leaves the free set. */

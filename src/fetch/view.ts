@@ -5,7 +5,10 @@ import type { BlobInterest, BlobMeta } from '../transfer/types.js'
 import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 import { HolderIndex } from './holder-index.js'
-import { groupKey, inGroup } from './groups.js'
+import { commonDepth, groupKey, inGroup, segments } from './groups.js'
+
+/** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
+const DEPTH_CACHE_MAX = 1024
 
 /** A peer's "too many requests now" answer: a pause, not a failure. */
 export function isBusy (err: any): boolean {
@@ -46,7 +49,7 @@ export class SwarmView {
   readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
   /** Who claims each piece for the origin, and when we heard it: piece → peer → time. */
   readonly #claims = new Map<number, Map<string, number>>()
-  readonly #holders = new HolderIndex()
+  readonly #holders: HolderIndex
   #n = 0
   #size = -1
   #pieceSize = 0
@@ -59,9 +62,20 @@ export class SwarmView {
   /** Meta requests not answered yet (the first origin request waits for them). */
   metaInflight = 0
 
-  constructor (selfId: string, peerBook: PeerBook, changed: () => void) {
+  /** `location`: ours, so holders are counted by how near they are (holder-index.ts). */
+  constructor (selfId: string, peerBook: PeerBook, changed: () => void, location?: string) {
     this.#selfId = selfId
     this.#peerBook = peerBook
+    const self = segments(location)
+    const depths = new Map<string, number>()
+    const depthOf = (key: string): number => {
+      const loc = this.#peers.get(key)?.location
+      if (loc == null) return self.length // unknown counts as ours, as in inGroup
+      let d = depths.get(loc)
+      if (d == null) { d = commonDepth(self, segments(loc)); if (depths.size >= DEPTH_CACHE_MAX) depths.clear(); depths.set(loc, d) }
+      return d
+    }
+    this.#holders = new HolderIndex(depthOf, self.length)
     this.#changed = () => { this.#version++; changed() }
     this.#notify = changed
   }
@@ -130,7 +144,7 @@ export class SwarmView {
       this.#version++
       if (p.location !== msg.location) this.#peerBook.setLocation(key, msg.location)
     }
-    p.location = msg.location
+    this.#locate(p, msg.location)
     p.hasOrigin = msg.hasOrigin
     p.complete = msg.complete
     p.interest = interest
@@ -175,7 +189,7 @@ export class SwarmView {
     if (interest != null) this.#applyInterest(p, interest, now)
     if (meta != null) {
       p.lastSeen = Math.max(p.lastSeen, now)
-      p.location = meta.location
+      this.#locate(p, meta.location)
       this.#peerBook.setLocation(p.key, meta.location)
       p.complete = meta.complete
       if (meta.complete && interest == null) p.interest = 'not'
@@ -197,7 +211,7 @@ export class SwarmView {
 
   #applyInterest (p: RemotePeer, interest: BlobInterest, now: number): void {
     p.lastSeen = now
-    p.location = interest.location
+    this.#locate(p, interest.location)
     p.hasOrigin = interest.hasOrigin
     p.interest = interest.wants ? 'wants' : 'not'
     if (interest.fetching != null) this.#setClaims(p, interest.fetching, now)
@@ -375,6 +389,18 @@ export class SwarmView {
       if (p?.have?.get(i) === true && p.inflight < pipeline && p.busyUntil <= now && !this.#peerBook.isBanned(key)) yield p
     }
   }
+
+  /** A peer's location; its pieces are counted again at their new distance. */
+  #locate (p: RemotePeer, location: string | undefined): void {
+    if (p.location === location) return
+    p.location = location
+    if (this.#holders.isCounted(p.key)) { this.#holders.count(p.key, p.have, -1); this.#holders.count(p.key, p.have, +1) }
+  }
+
+  /** The deepest of our location groups in which a usable peer holds piece i (our depth: our own location); -1 when nobody does. */
+  nearestDepth (i: number): number { return this.#holders.nearestDepth(i) }
+  /** Usable holders of each piece in our own location. Read-only for callers. */
+  get localAvailability (): Uint16Array { return this.#holders.localAvailability }
 
   /** Are this peer's pieces counted (not banned, not demoted)? */
   isHolder (key: string): boolean { return this.#holders.isCounted(key) }

@@ -72,3 +72,27 @@ describe('SwarmView: swarm progress keeps BUSY holders', () => {
     expect(busy.demoted).toBe(true)
   })
 })
+
+describe('SwarmView: holders counted by location depth', () => {
+  const msg = (location: string, have: number): any => ({ location, size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([have]), complete: false, hasOrigin: true, pieces: [], fetching: [], leaving: false })
+
+  it('nearestDepth follows have-sets, locations that change, and bans', async () => {
+    const book = createPeerBook()
+    const view = new SwarmView('self', book, () => {}, 'eu/zone-a/rack-1')
+    view.sizeKnown(PIECES * 1024, 1024, PIECES)
+    const far = await peerId()
+    const zone = await peerId()
+    view.onGossip(far, msg('us/zone-x', 0b1100_0000), [], 0) // pieces 0, 1 in another region
+    view.onGossip(zone, msg('eu/zone-a/rack-2', 0b0100_0000), [], 0) // piece 1 in our zone
+    expect([0, 1, 2].map(i => view.nearestDepth(i))).toEqual([0, 2, -1])
+    expect(view.localAvailability[1]).toBe(0)
+    // the zone peer moves into our rack, and its have-set grows: counted at the new depth
+    view.onGossip(zone, msg('eu/zone-a/rack-1', 0b0110_0000), [], 1)
+    expect([0, 1, 2].map(i => view.nearestDepth(i))).toEqual([0, 3, 3])
+    expect(Array.from(view.localAvailability.subarray(0, 3))).toEqual([0, 1, 1])
+    // a banned peer's pieces no longer count anywhere
+    book.ban(zone.toString(), 'test')
+    view.onGossip(zone, msg('eu/zone-a/rack-1', 0b0110_0000), [], 2)
+    expect([0, 1, 2].map(i => view.nearestDepth(i))).toEqual([0, 0, -1])
+  })
+})
