@@ -101,8 +101,8 @@ export const MAX_CONNECTIONS = 300
  * Builds the libp2p node. The timeouts are raised well above libp2p's
  * defaults because on a saturated 2-core machine the defaults abort
  * handshakes and close busy connections, and nothing redials by itself
- * (docs/decisions.md, "libp2p settings"); the connection monitor measures
- * RTT but never closes a connection for a slow ping.
+ * (docs/decisions.md, "libp2p settings"). The connection monitor is off
+ * (see below).
  */
 export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLibp2p> {
   const allow = [...init.allow ?? DEFAULT_ALLOW, ...init.exemptPrivateRanges === true ? PRIVATE_RANGES : []]
@@ -130,10 +130,14 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
       outboundStreamProtocolNegotiationTimeout: 20_000,
       maxIncomingPendingConnections: MAX_PENDING_INBOUND
     },
-    connectionMonitor: {
-      abortConnectionOnPingFailure: false,
-      pingInterval: 10_000
-    },
+    // Off: it opened a ping stream on every connection every 10 s, and each
+    // stream open costs a protocol negotiation and a peer-store write — in an
+    // idle 30-node swarm that was most of a node's CPU besides gossip
+    // (bench/idle, --cpu-prof). It never closed a connection here (a loaded
+    // machine fails pings), and the RTT the fetch ranks peers by comes from
+    // meta exchanges (fetch/discovery.ts). Dead connections are still found
+    // by yamux's own keep-alive ping (every 30 s, no stream).
+    connectionMonitor: { enabled: false },
     connectionGater,
     services: {
       identify: identify({ timeout: 20_000 }),
