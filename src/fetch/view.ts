@@ -4,7 +4,9 @@ import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
 import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
+import { ClaimBook } from './claims.js'
 import { HolderIndex } from './holder-index.js'
+import { Vouchers } from './vouchers.js'
 import { commonDepth, groupKey, inGroup, segments } from './groups.js'
 
 /** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
@@ -42,13 +44,11 @@ export class SwarmView {
   /** Meta answers that arrived before we knew the size. */
   readonly #earlyMeta = new Map<string, BlobMeta>()
   readonly #probes = new Set<string>()
-  /** Piece → a peer that vouched for its digest (a hint for `voucher`). */
-  readonly #someVoucher = new Map<number, string>()
+  readonly #vouchers = new Vouchers({ get: key => this.#peers.get(key), all: () => this.#peers.values(), isBanned: key => this.#peerBook.isBanned(key) })
   /** Bumped by every change a candidate list depends on (interest, location, origin access, bans). */
   #version = 0
   readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
-  /** Who claims each piece for the origin, and when we heard it: piece → peer → time. */
-  readonly #claims = new Map<number, Map<string, number>>()
+  readonly #claims = new ClaimBook()
   readonly #holders: HolderIndex
   #n = 0
   #size = -1
@@ -156,10 +156,10 @@ export class SwarmView {
       this.#early.set(key, msg.have)
     }
     for (const pd of msg.pieces) {
-      if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) { p.claimed.set(pd.index, pd.digest); if (!this.#someVoucher.has(pd.index)) this.#someVoucher.set(pd.index, key) }
+      if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) this.#vouchers.vouch(p, pd.index, pd.digest)
     }
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
-    this.#setClaims(p, msg.fetching, now)
+    this.#claims.set(p, msg.fetching, now, this.claimStaleMs)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
     if (p.have != null && !this.#probes.has(key) && p.claimed.size < p.have.count && this.#lacksDigest(p, trusted)) this.#probes.add(key)
     this.#notify()
@@ -206,7 +206,7 @@ export class SwarmView {
 
   #takeMeta (p: RemotePeer, meta: BlobMeta, now?: number): void {
     this.#setHave(p, meta.have, now)
-    meta.pieceDigests.forEach((d, i) => { if (d != null) { p.claimed.set(i, d); if (!this.#someVoucher.has(i)) this.#someVoucher.set(i, p.key) } })
+    meta.pieceDigests.forEach((d, i) => { if (d != null) this.#vouchers.vouch(p, i, d) })
   }
 
   #applyInterest (p: RemotePeer, interest: BlobInterest, now: number): void {
@@ -214,28 +214,12 @@ export class SwarmView {
     this.#locate(p, interest.location)
     p.hasOrigin = interest.hasOrigin
     p.interest = interest.wants ? 'wants' : 'not'
-    if (interest.fetching != null) this.#setClaims(p, interest.fetching, now)
-  }
-
-  #setClaims (p: RemotePeer, pieces: number[], now: number): void {
-    for (const i of p.fetching.keys()) this.#claims.get(i)?.delete(p.key)
-    p.fetching.clear()
-    // Claims are bounded in time: a peer that keeps claiming while its
-    // have-set does not grow (a liar holding the origin back) is ignored.
-    if (pieces.length === 0) { p.claimingSince = undefined; return }
-    p.claimingSince ??= now
-    if (now - p.claimingSince > this.claimStaleMs && now - (p.haveGrewAt ?? p.claimingSince) > this.claimStaleMs) return
-    for (const i of pieces) {
-      p.fetching.set(i, now)
-      let m = this.#claims.get(i)
-      if (m == null) { m = new Map(); this.#claims.set(i, m) }
-      m.set(p.key, now)
-    }
+    if (interest.fetching != null) this.#claims.set(p, interest.fetching, now, this.claimStaleMs)
   }
 
   /** Peers claiming piece i for the origin, with when we heard the claim. */
   claimers (i: number): ReadonlyMap<string, number> | undefined {
-    return this.#claims.get(i)
+    return this.#claims.claimers(i)
   }
 
   #offer (size: number, pieceSize: number): void {
@@ -423,36 +407,11 @@ export class SwarmView {
 
   /** Origin bytes are the reference: drops (and returns) the peers that vouched for another digest of piece i. */
   contradicted (i: number, digest: Uint8Array, equal: (a: Uint8Array, b: Uint8Array) => boolean): RemotePeer[] {
-    const liars: RemotePeer[] = []
-    for (const p of this.#peers.values()) {
-      const claim = p.claimed.get(i)
-      if (claim != null && !equal(claim, digest)) {
-        p.claimed.delete(i)
-        liars.push(p)
-      }
-    }
-    return liars
+    return this.#vouchers.contradicted(i, digest, equal)
   }
 
-  /**
-   * A peer that vouched for a digest of piece i, preferring `first`: a piece
-   * relayed by a peer that did not vouch for it is checked against the claim
-   * of one that did, and attributed to it (docs/security.md, "Trust rule").
-   */
+  /** A peer that vouched for a digest of piece i, preferring `first` (vouchers.ts). */
   voucher (i: number, first?: RemotePeer): { key: string, digest: Uint8Array } | undefined {
-    const own = first?.claimed.get(i)
-    if (first != null && own != null) return { key: first.key, digest: own }
-    // the first peer heard vouching for it, while it still does (O(1) on the scheduling path)
-    const known = this.#someVoucher.get(i)
-    const kp = known == null ? undefined : this.#peers.get(known)
-    const kd = kp?.claimed.get(i)
-    if (kp != null && kd != null && !this.#peerBook.isBanned(kp.key)) return { key: kp.key, digest: kd }
-    this.#someVoucher.delete(i)
-    if (known == null) return undefined
-    for (const p of this.#peers.values()) {
-      const d = p.claimed.get(i)
-      if (d != null && !this.#peerBook.isBanned(p.key)) { this.#someVoucher.set(i, p.key); return { key: p.key, digest: d } }
-    }
-    return undefined
+    return this.#vouchers.voucher(i, first)
   }
 }

@@ -1,0 +1,37 @@
+import type { RemotePeer } from './types.js'
+
+/**
+ * Origin claims as one download heard them: which peers said they fetch
+ * (or own, and will fetch next) piece i from the origin, and when. Kept both
+ * per peer (`RemotePeer.fetching`, for the candidates' ranking) and per
+ * piece (for `claimers`, which the rule reads for every piece on every
+ * pass).
+ */
+export class ClaimBook {
+  /** Piece → peer → when we heard its claim. */
+  readonly #byPiece = new Map<number, Map<string, number>>()
+
+  /**
+   * A peer's whole claim list, replacing the last one. Claims are bounded in
+   * time: a peer that keeps claiming while its have-set does not grow for
+   * `staleMs` (a liar holding the origin back) is ignored.
+   */
+  set (p: RemotePeer, pieces: readonly number[], now: number, staleMs: number): void {
+    for (const i of p.fetching.keys()) this.#byPiece.get(i)?.delete(p.key)
+    p.fetching.clear()
+    if (pieces.length === 0) { p.claimingSince = undefined; return }
+    p.claimingSince ??= now
+    if (now - p.claimingSince > staleMs && now - (p.haveGrewAt ?? p.claimingSince) > staleMs) return
+    for (const i of pieces) {
+      p.fetching.set(i, now)
+      let m = this.#byPiece.get(i)
+      if (m == null) { m = new Map(); this.#byPiece.set(i, m) }
+      m.set(p.key, now)
+    }
+  }
+
+  /** Peers claiming piece i for the origin, with when we heard the claim. */
+  claimers (i: number): ReadonlyMap<string, number> | undefined {
+    return this.#byPiece.get(i)
+  }
+}

@@ -1,0 +1,63 @@
+import type { RemotePeer } from './types.js'
+
+/** What the vouchers need from the view: its peers and the ban list. */
+export interface VoucherPeers {
+  get(key: string): RemotePeer | undefined
+  all(): Iterable<RemotePeer>
+  isBanned(key: string): boolean
+}
+
+/**
+ * The piece digests peers vouched for (`RemotePeer.claimed`), with a hint
+ * per piece — the first peer heard vouching for it — so finding some
+ * voucher is O(1) on the scheduling path.
+ */
+export class Vouchers {
+  readonly #peers: VoucherPeers
+  /** Piece → a peer that vouched for its digest (a hint, checked on use). */
+  readonly #some = new Map<number, string>()
+
+  constructor (peers: VoucherPeers) {
+    this.#peers = peers
+  }
+
+  vouch (p: RemotePeer, i: number, digest: Uint8Array): void {
+    p.claimed.set(i, digest)
+    if (!this.#some.has(i)) this.#some.set(i, p.key)
+  }
+
+  /** Origin bytes are the reference: drops (and returns) the peers that vouched for another digest of piece i. */
+  contradicted (i: number, digest: Uint8Array, equal: (a: Uint8Array, b: Uint8Array) => boolean): RemotePeer[] {
+    const liars: RemotePeer[] = []
+    for (const p of this.#peers.all()) {
+      const claim = p.claimed.get(i)
+      if (claim != null && !equal(claim, digest)) {
+        p.claimed.delete(i)
+        liars.push(p)
+      }
+    }
+    return liars
+  }
+
+  /**
+   * A peer that vouched for a digest of piece i, preferring `first`: a piece
+   * relayed by a peer that did not vouch for it is checked against the claim
+   * of one that did, and attributed to it (docs/security.md, "Trust rule").
+   */
+  voucher (i: number, first?: RemotePeer): { key: string, digest: Uint8Array } | undefined {
+    const own = first?.claimed.get(i)
+    if (first != null && own != null) return { key: first.key, digest: own }
+    // the first peer heard vouching for it, while it still does
+    const known = this.#some.get(i)
+    const kp = known == null ? undefined : this.#peers.get(known)
+    const kd = kp?.claimed.get(i)
+    if (kp != null && kd != null && !this.#peers.isBanned(kp.key)) return { key: kp.key, digest: kd }
+    this.#some.delete(i)
+    if (known == null) return undefined
+    for (const p of this.#peers.all()) {
+      const d = p.claimed.get(i)
+      if (d != null && !this.#peers.isBanned(p.key)) { this.#some.set(i, p.key); return { key: p.key, digest: d } }
+    }
+    return undefined
+  }
+}
