@@ -151,18 +151,23 @@ export class Planner {
     // find that out cost pieces × holders per pass, most of a 100-engine
     // simulation's time once the swarm was saturated.
     if (free.size === 0) return undefined
-    const trusted = s.trusted(i)
-    const r = s.refuted
-    const holders: RemotePeer[] = []
     // the smaller of the two sets: the free peers that hold i, or i's holders that are free
-    const source = free.size < view.availability[i] ? free.values() : view.holders(i, now, o.perPeerPipeline)
-    for (const p of source) {
-      if (!free.has(p.key) || p.have?.get(i) !== true) continue
+    const holderKeys = view.holderKeys(i)
+    if (holderKeys == null || holderKeys.size === 0) return undefined
+    const r = s.refuted
+    let holders: RemotePeer[] | undefined
+    const source = free.size < holderKeys.size ? free.values() : holderKeys
+    for (const entry of source) {
+      const p = typeof entry === 'string' ? free.get(entry) : entry
+      if (p == null || p.have?.get(i) !== true) continue
       if (p.inflight + (extra.get(p.key) ?? 0) >= o.perPeerPipeline || p.key === r?.voucher) continue
-      holders.push(p)
+      ;(holders ??= []).push(p)
       // the best of a sample: in a swarm of hundreds, scanning every holder of every piece on every pass was most of the engine's time
       if (holders.length >= K.MAX_HOLDERS_CONSIDERED) break
     }
+    // No free holder: the common case in a busy swarm, settled before anything is allocated for it.
+    if (holders == null) return undefined
+    const trusted = s.trusted(i)
     // Checkable: a trusted digest, the holder's own claim, or another peer's claim (a relay of a provisional piece).
     let vouched: boolean | undefined
     const checkable = s.trustedOnly
@@ -173,7 +178,7 @@ export class Planner {
     const { peer, depth } = nearest(holders, this.#self, checkable, k => this.#c.peerBook.rtt(k))
     if (peer == null) {
       // Held, but by nobody whose digest we can check: ask them for it.
-      if (holders.length > 0) for (const p of holders) view.wantProbe(p)
+      for (const p of holders) view.wantProbe(p)
       return undefined
     }
     if (depth >= this.#self.length) return this.#taken(peer, extra)

@@ -386,6 +386,9 @@ export class SwarmView {
   /** Usable holders of each piece in our own location. Read-only for callers. */
   get localAvailability (): Uint16Array { return this.#holders.localAvailability }
 
+  /** The counted holders of piece i, by key (the planner filters them itself). */
+  holderKeys (i: number): ReadonlySet<string> | undefined { return this.#holders.holdersOf(i) }
+
   /** Are this peer's pieces counted (not banned, not demoted)? */
   isHolder (key: string): boolean { return this.#holders.isCounted(key) }
 
