@@ -76,6 +76,8 @@ async function route (c: ApiComponents, req: IncomingMessage, res: ServerRespons
     })
   }
   if (path === '/api/v1/peers' && method === 'GET') return sendJson(res, 200, { peers: c.node.peers() })
+  // the node's counters, as /metrics has them (bytes in by source, uploads, pieces, origin requests), for `starling stat`
+  if (path === '/api/v1/stats' && method === 'GET') return sendJson(res, 200, { ...c.node.stats(), cache: usage(c.node) })
   if (path === '/api/v1/gc' && method === 'POST') return sendJson(res, 200, await c.gc({ signal }))
   if (path === '/api/v1/blobs' && method === 'GET') return sendJson(res, 200, { blobs: await c.node.list({ signal }) })
   if (path === '/api/v1/blobs' && method === 'POST') return await add(c, req, res, url, signal)

@@ -1,7 +1,7 @@
 /**
  * Real daemons, driven only through the `starling` command: three daemons
  * bootstrapped from the first fetch a 32 MiB blob from a byte-counting
- * origin; /metrics agrees with what moved; a restarted daemon keeps its peer
+ * origin; /metrics and `starling stat` agree with what moved; a restarted daemon keeps its peer
  * id and blobs and serves them; the download rate cap holds; the progress
  * bar shows under a pseudo-terminal and not in a pipe.
  */
@@ -101,6 +101,23 @@ describe('three daemons through the CLI', () => {
     const uploaded = ms.reduce((n, m) => n + (m.get('starling_bytes_uploaded_total') ?? 0), 0)
     expect(peerIn).toBeGreaterThan(0)
     expect(uploaded).toBeGreaterThanOrEqual(peerIn)
+  })
+
+  it('starling stat with no digest shows bytes in by source, as /metrics counts them', async () => {
+    for (const d of [a, b, c]) {
+      const json = JSON.parse((await runCli(['--api', d.api, '--json', 'stat'])).stdout)
+      const m = await metrics(d.api)
+      for (const src of ['origin', 'peer-local', 'peer-remote', 'cache']) expect(json.bytesIn[src]).toBe(bytesReceived(m, src))
+      expect(json.bytesUploaded).toBe(m.get('starling_bytes_uploaded_total'))
+      const text = await runCli(['--api', d.api, 'stat'])
+      expect(text.code).toBe(0)
+      expect(text.stderr).toBe('')
+      for (const label of ['origin:', 'same location:', 'other locations:', 'bytes uploaded:']) expect(text.stdout).toContain(label)
+    }
+    // with a digest, still the blob
+    const blob = JSON.parse((await runCli(['--api', a.api, '--json', 'stat', digest])).stdout)
+    expect(blob.complete).toBe(true)
+    expect(blob.size).toBe(SIZE)
   })
 
   it('the progress bar renders under a pseudo-terminal and is absent in a pipe', async () => {
