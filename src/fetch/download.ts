@@ -464,15 +464,15 @@ export class Download {
   #settle (): void {
     if (this.settled) return
     this.phase = 'done'
-    // After a mismatch the blob now matched its sha256: a peer still vouching
-    // for another digest of any piece is a proven liar, banned whatever
-    // number of pieces it managed to send (strikes count per piece).
-    if (this.resets > 0) {
-      for (const p of this.#view.all()) {
-        for (const [i, d] of p.claimed) {
-          const t = this.#pieces.digests[i]
-          if (t != null && !equalBytes(t, d)) { this.#c.peerBook.ban(p.key, `vouched for a wrong digest of piece ${i} of ${this.digest}, which matched its sha256 without it`); break }
-        }
+    // The blob matched its sha256, so every piece digest is proven: a peer
+    // vouching for another digest of any piece is a liar, banned whatever
+    // number of pieces it managed to send (strikes count per piece) — and
+    // also when none of its pieces was used (its lie would cost the next
+    // node that trusts it; under load the honest peers can win every race).
+    for (const p of this.#view.all()) {
+      for (const [i, d] of p.claimed) {
+        const t = this.#pieces.digests[i]
+        if (t != null && !equalBytes(t, d)) { this.#c.peerBook.ban(p.key, `vouched for a wrong digest of piece ${i} of ${this.digest}, which matched its sha256 without it`); break }
       }
     }
     // The whole blob matched its digest: nothing is provisional any more.
