@@ -14,6 +14,9 @@ import { loopbackAddr, startNodeProcess, type NodeProcess } from '../test/fixtur
 import { cpuSeconds } from './util.js'
 import { figuresOf, firstLine, freePort, HELIA_DIR, needCommands, nodeFigures, prepareHelia, sha256File, startOrigin, waitUntil, type RunContext, type RunResult } from './compare-tools.js'
 
+/** opentracker loads its whitelist in a thread of its own after start: an announce before that is refused for 2 minutes. */
+const TRACKER_START_MS = 1000
+
 type Runner = (ctx: RunContext, base: RunResult) => Promise<RunResult>
 
 function killAll (procs: ChildProcess[]): void {
@@ -75,7 +78,9 @@ export const runAria2: Runner = async (ctx, base) => {
     const hash = /Info Hash: ([0-9a-f]{40})/.exec(spawnSync('aria2c', ['-S', seedTorrent], { encoding: 'utf8' }).stdout)?.[1]
     if (hash == null) return { ...base, error: 'could not read the info hash (aria2c -S)' }
     await writeFile(join(bt, 'whitelist'), `${hash}\n`)
-    procs.push(spawn('opentracker', ['-i', '127.0.0.1', '-p', String(tport), '-P', String(tport), '-w', join(bt, 'whitelist')], { stdio: 'ignore' }))
+    // it chroots into -d (default: its cwd) before it reads the list: a path relative to bt/ works either way
+    procs.push(spawn('opentracker', ['-i', '127.0.0.1', '-p', String(tport), '-P', String(tport), '-d', bt, '-w', 'whitelist'], { cwd: bt, stdio: 'ignore' }))
+    await new Promise(resolve => setTimeout(resolve, TRACKER_START_MS))
     const hook = join(bt, 'done.sh')
     await writeFile(hook, '#!/bin/sh\ntouch "$3.done"\n')
     await chmod(hook, 0o755)
