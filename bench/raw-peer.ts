@@ -2,7 +2,7 @@
  * Baseline for bench/p2p: one raw libp2p stream (TCP + noise + yamux, the
  * same stack starling uses) moving N bytes between two processes.
  *   node dist/bench/raw-peer.js serve            -> prints {"addr": ...}
- *   node dist/bench/raw-peer.js pull ADDR BYTES  -> prints {"bytes":..,"ms":..}
+ *   node dist/bench/raw-peer.js pull ADDR BYTES  -> prints {"bytes":..,"ms":..,"cpuMs":..} (the puller's CPU)
  */
 import '../src/polyfill.js'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -36,13 +36,15 @@ if (mode === 'serve') {
   process.stdout.write(JSON.stringify({ addr: node.getMultiaddrs()[0].toString() }) + '\n')
 } else {
   const want = Number(bytesArg)
+  const cpu0 = process.cpuUsage()
   const stream = await node.dialProtocol(multiaddr(addr), PROTO)
   const t0 = performance.now()
   stream.send(new TextEncoder().encode(String(want)))
   let got = 0
   for await (const buf of stream) got += buf.byteLength
   const ms = performance.now() - t0
-  process.stdout.write(JSON.stringify({ bytes: got, ms }) + '\n')
+  const cpu = process.cpuUsage(cpu0)
+  process.stdout.write(JSON.stringify({ bytes: got, ms, cpuMs: (cpu.user + cpu.system) / 1000 }) + '\n')
   await node.stop()
   process.exit(0)
 }

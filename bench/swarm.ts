@@ -5,7 +5,7 @@
  *   npm run build && node dist/bench/swarm.js [--nodes 20] [--size-mib 256] [--origin-rate-mib 0]
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startOriginServer } from '../test/fixtures/origin-server.js'
 import { loopbackAddr, startNodeProcess, type NodeProcess } from '../test/fixtures/swarm.js'
@@ -112,7 +112,11 @@ try {
   console.log(`origin bytes / blob size: ${(origin.bytesSent() / size).toFixed(3)} (goal <= 1.05)`)
   console.log(`per-node throughput (median): ${(size / MiB / (median(times) / 1000)).toFixed(1)} MiB/s`)
   console.log(`peer bytes: ${(fromPeers / MiB).toFixed(0)} MiB verified and kept, ${(uploaded / MiB).toFixed(0)} MiB uploaded (waste ${((uploaded / Math.max(1, fromPeers) - 1) * 100).toFixed(0)} %); pieces rejected: ${stats.reduce((a, s) => a + s.piecesRejected, 0)}`)
-  console.log(`CPU per node during the fetch: median ${median(cpu).toFixed(1)} s, total ${cpu.reduce((a, b) => a + b, 0).toFixed(1)} s`)
+  const received = stats.reduce((a, s) => a + s.bytesIn.origin + s.bytesIn['peer-local'] + s.bytesIn['peer-remote'], 0)
+  const cpuTotal = cpu.reduce((a, b) => a + b, 0)
+  console.log(`CPU per node during the fetch: median ${median(cpu).toFixed(1)} s, total ${cpuTotal.toFixed(1)} s`)
+  // every node's CPU (serving included) over every byte the nodes received: the swarm's cost of moving a MiB
+  console.log(`CPU per received MiB: ${(cpuTotal * 1000 / (received / MiB)).toFixed(1)} ms (${(received / MiB).toFixed(0)} MiB received in all; load average ${loadavg().map(x => x.toFixed(1)).join(' ')})`)
   console.log(`peak RSS of a node: max ${Math.max(...rss).toFixed(0)} MiB, median ${median(rss).toFixed(0)} MiB`)
   await origin.close()
 } finally {

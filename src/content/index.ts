@@ -1,5 +1,5 @@
 export { parseDigest, isDigest, digestFromBytes, digestToCid, cidToDigest, RAW_CODEC, type BlobDigest } from './digest.js'
-export { sha256, createSha256, equalBytes } from './hash.js'
+export { sha256, sha256OffLoop, createSha256, equalBytes } from './hash.js'
 export { choosePieceSize, pieceCount, pieceRange, pieceLength, piecesForRange, MiB, MIN_PIECE_SIZE, MAX_PIECE_SIZE } from './pieces.js'
 export { Bitfield } from './bitfield.js'
 export { encodePieceMap, decodePieceMap, pieceMapCid, verifyPiece, expectedPieceLength, PieceMapBuilder, MAX_PIECE_MAP_BYTES, type PieceMap } from './piece-map.js'

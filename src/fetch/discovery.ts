@@ -81,6 +81,7 @@ export class Discovery {
         const signal = AbortSignal.any([this.#c.signal, clock.timeout(META_TIMEOUT_MS)])
         const { meta, interest } = await this.#c.transfer.exchange(p.id, this.#c.digest, this.#c.interest(), { signal })
         this.#c.peerBook.recordRtt(p.key, clock.now() - now)
+        this.#c.logger?.debug({ peer: p.key, ms: clock.now() - now, size: meta?.size }, 'meta answer')
         view.onMetaAnswer(p, meta, interest, clock.now())
         if (meta != null) this.#c.answered(p, meta)
       } catch (err) {

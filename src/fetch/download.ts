@@ -121,7 +121,7 @@ export class Download {
     this.#pieces = new PieceLedger({ digest: this.digest, store: c.store, events: c.events, signal: this.#abort.signal, logger: c.logger })
     const parts = { view: this.#view, clock: this.#clock, pace: this.#pace, attempts: this.#attempts, signal: this.#abort.signal }
     this.#planner = new Planner({ ...c, ...parts, readers: this.#readers, rv: new Rendezvous(this.id.hex), startedAt: this.#startedAt, options: this.#o, connectedPeers: () => c.swarm.connectedPeers().length })
-    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() }, answered: (p, meta) => { this.#mapAuth.answered(p.key, meta) } })
+    this.#discovery = new Discovery({ ...c, ...parts, digest: this.digest, timeoutMs: this.#o.discoveryTimeoutMs, interest: () => this.interest(), wake: () => { this.#wake() }, answered: (p, meta) => { this.#mapAuth.answered(p.key, meta); this.#seek.poke() } })
     this.#paths = new FetchPaths({
       digest: this.digest,
       size: () => this.size,

@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises'
-import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, type PieceMap } from '../content/index.js'
+import { Bitfield, equalBytes, pieceLength, pieceRange, sha256OffLoop, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
 import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
@@ -8,8 +8,9 @@ import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
 import { importToTemp } from './import.js'
 import { IndexDb, type BlobRecord, type IndexOp } from './index-db.js'
-import { forgetUntrusted, loadEntries, newEntry } from './recover.js'
+import { forgetUntrusted, loadEntries, newEntry, type Entry } from './recover.js'
 import { lazy, streamFile } from './stream.js'
+import { createPrefixHasher, type PrefixHasher } from './prefix-hash.js'
 
 export interface StoreInit {
   dir: string
@@ -23,10 +24,15 @@ const ADMISSION = '#admission'
 
 export class LevelStore implements BlobStore {
   readonly #c: StoreCore
+  readonly #hasher: PrefixHasher
+  /** Per partial blob: its job in the prefix hasher and how many pieces from 0 it was handed. */
+  readonly #prefix = new Map<string, { job: number, pieces: number }>()
+  #nextJob = 1
 
   constructor (init: StoreInit) {
     if (init.quota != null && !(init.quota >= 0)) throw new ConfigError(`store quota must be a number of bytes >= 0, got ${init.quota}`)
     this.#c = new StoreCore(new Layout(init.dir), init.quota ?? Infinity, init.logger, init.onEvicted)
+    this.#hasher = createPrefixHasher(init.logger)
   }
 
   async start (): Promise<void> {
@@ -54,6 +60,8 @@ export class LevelStore implements BlobStore {
     this.#c.db = undefined
     await this.#c.writes
     await this.#c.pool.closeAll()
+    this.#prefix.clear()
+    await this.#hasher.close()
     await db.close()
   }
 
@@ -126,7 +134,8 @@ export class LevelStore implements BlobStore {
     if (bytes.byteLength !== len) throw new InvalidRequestError(`piece ${index} of ${digest} must be ${len} bytes, got ${bytes.byteLength}`)
     // This is where a piece from a peer is verified: fetch/ hands over the
     // digest it trusts and does not hash the bytes itself.
-    if (!equalBytes(sha256(bytes), pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
+    // Off the event loop: the loop is busy with the network at full speed.
+    if (!equalBytes(await sha256OffLoop(bytes), pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
     await this.#c.lock.shared(hex, async () => {
       const e = this.#c.need(digest)
       if (e.rec.complete || e.held.get(index)) return
@@ -149,8 +158,26 @@ export class LevelStore implements BlobStore {
         if (options.provisional !== true) e.digests[index] = Uint8Array.from(pieceDigest)
         e.heldBytes += len
         this.#c.usage += len
+        this.#grow(hex, e)
       }
     })
+  }
+
+  /** The run of held pieces from piece 0 grew: its new bytes go to the whole-blob hash now, not at complete(). */
+  #grow (hex: string, e: Entry): void {
+    let p = this.#prefix.get(hex)
+    if (p == null) this.#prefix.set(hex, p = { job: this.#nextJob++, pieces: 0 })
+    const before = p.pieces
+    while (p.pieces < e.held.length && e.held.get(p.pieces)) p.pieces++
+    if (p.pieces > before) this.#hasher.advance(p.job, this.#c.layout.partial(hex), e.rec.pieceSize, Math.min(e.rec.size, p.pieces * e.rec.pieceSize))
+  }
+
+  /** Held bytes of a partial were dropped or replaced: its prefix hash is void. */
+  #dropPrefix (hex: string): void {
+    const p = this.#prefix.get(hex)
+    if (p == null) return
+    this.#prefix.delete(hex)
+    this.#hasher.drop(p.job)
   }
 
   async complete (digest: string, options: AbortOptions = {}): Promise<BlobInfo> {
@@ -161,7 +188,16 @@ export class LevelStore implements BlobStore {
       if (e.rec.complete) return toInfo(digest, e.rec, e.held.count)
       if (!e.held.full) throw new InvalidRequestError(`cannot complete ${digest}: ${e.held.count} of ${e.held.length} pieces held`)
       const partial = this.#c.layout.partial(hex)
-      const map = await hashFile(partial, e.rec.pieceSize, options)
+      // The worker has hashed the held prefix as it grew; it hashes the rest
+      // now. Without a worker the file is hashed here, as one pass.
+      const job = this.#prefix.get(hex)?.job ?? this.#nextJob++
+      this.#prefix.delete(hex)
+      const hashed = await this.#hasher.finish(job, partial, e.rec.pieceSize, e.rec.size).catch((err: unknown) => {
+        this.#c.log?.warn({ err, digest }, 'store: prefix hash failed; hashing the file again')
+        return undefined
+      })
+      throwIfAborted(options.signal)
+      const map = hashed ?? await hashFile(partial, e.rec.pieceSize, options)
       if (map.digest !== digest || map.size !== e.rec.size) {
         // Untrusted pieces are not in the index: forgetting them in memory is enough.
         const dropped = forgetUntrusted(e)
@@ -218,7 +254,7 @@ export class LevelStore implements BlobStore {
       return await this.#c.lock.exclusive(hex, async () => {
         const known = this.#c.entries.get(hex)
         if (known?.rec.complete === true) return await this.#existing(map.digest)
-        if (known != null) await this.#c.dropPartial(hex, known)
+        if (known != null) { this.#dropPrefix(hex); await this.#c.dropPartial(hex, known) }
         return await this.#c.lock.exclusive(ADMISSION, async () => {
           await this.#c.makeRoom(map.size, options)
           await mkdir(this.#c.layout.blobDir(hex), { recursive: true })
@@ -263,12 +299,10 @@ export class LevelStore implements BlobStore {
       const e = this.#c.entries.get(hex)
       if (e == null) return false
       if (this.#c.refs.inUse(hex)) refuseInUse(digest)
-      if (e.rec.complete) await this.#c.dropComplete(hex, e); else await this.#c.dropPartial(hex, e)
+      if (e.rec.complete) await this.#c.dropComplete(hex, e); else { this.#dropPrefix(hex); await this.#c.dropPartial(hex, e) }
       return true
     })
   }
-
-
 
   async gc (options: AbortOptions & { needBytes?: number, targetBytes?: number } = {}): Promise<GcResult> {
     return await this.#c.gc(options)
@@ -279,12 +313,5 @@ export class LevelStore implements BlobStore {
     if (map == null) throw new NotFoundError(`${digest} vanished`)
     return { digest, size: map.size, pieceMap: map }
   }
-
-
-
-
-
-
-
 
 }

@@ -19,16 +19,23 @@ export const MAX_LOCATION_LENGTH = 256
 /** Requests a client may have sent and not yet had answered, per stream. The
  * server resets a stream that goes past it, so one stream's queue stays bounded. */
 export const MAX_OUTSTANDING = 64
-/** Raw piece bytes are written in chunks of this size, each paced by the upload limiter. */
-export const UPLOAD_CHUNK = 256 * 1024
+/**
+ * Raw piece bytes are written in chunks of this size, each paced by the
+ * upload limiter. yamux sends each chunk as one data frame (the window
+ * allowing) and its reader answers every data frame with a window update,
+ * a frame of its own through noise and a syscall: 1 MiB chunks send a
+ * quarter of the frames 256 KiB did (docs/throughput.md).
+ */
+export const UPLOAD_CHUNK = 1024 * 1024
 /**
  * Piece bytes a server leaves queued in a stream (beyond what the reader's
  * flow-control window took) before its writer waits: bounds the memory a
  * slow reader pins and keeps its upload slot held while its bytes wait.
- * Four chunks left loopback throughput as it was (piece.test.ts's 64 MiB
- * run: 38–60 MiB/s against 40–63 before, on a loaded 2-core host).
+ * 1 MiB (four 256 KiB chunks when it was chosen) left loopback
+ * throughput as it was (piece.test.ts's 64 MiB run: 38–60 MiB/s against
+ * 40–63 before, on a loaded 2-core host).
  */
-export const UPLOAD_QUEUE_BYTES = 4 * UPLOAD_CHUNK
+export const UPLOAD_QUEUE_BYTES = 1024 * 1024
 /** Per-request timeout for a piece of up to this size; bigger pieces scale it up. */
 export const TIMEOUT_PIECE_SIZE = 4 * 1024 * 1024
 export const DEFAULT_TIMEOUT_MS = 30_000
