@@ -17,17 +17,16 @@ import { fetchEverywhere, startDcSwarm, type DcRun, type DcSwarm } from '../fixt
 
 const MiB = 1024 * 1024
 /**
- * 16 MiB (16 pieces) and 2 nodes per location: every node process of the
- * testbed shares this machine's cores, and the whole swarm's CPU, not the
- * links, set the time. 3 × 3 nodes with 32 MiB took 65–80 s per fetch at
- * load 10–18 on 2 cores, each node's event loop stalled 2–8 s at the start
- * (the size known only after 10–19 s); 3 × 2 with 16 MiB took 14 s, the size
- * known after 4–5 s (docs/decisions.md, "The netns testbed is CPU-bound").
- * Two nodes per location still share what enters it.
+ * The issue's shape: 3 locations × 3 nodes, 32 MiB. Every node process of
+ * the testbed shares this machine's 2 cores, and the swarm's CPU, not the
+ * links, sets the time: the whole file took 53 s on a quiet machine (fetch
+ * 20 s, partition run 17 s), and 140 s with the machine at load 10–20, when
+ * each node's event loop stalled 2–8 s at the start (docs/decisions.md, "The
+ * netns testbed is CPU-bound").
  */
-const BLOB = 16 * MiB
+const BLOB = 32 * MiB
 const LOCATIONS = 3
-const PER_LOCATION = 2
+const PER_LOCATION = 3
 /** Each link's cap, each way: the shape of a WAN link, and slow enough that a crossing shows. */
 const RATE_MBIT = 200
 /** Bounds from the issue: the origin once (plus a tenth for first-wave views), each link once (plus headers, gossip, the ACKs of what leaves). */
@@ -37,8 +36,8 @@ const MAX_ORIGIN_PARTITIONED = 1.3
 /**
  * A node's fetch ends after this with what was measured so far (origin and
  * link figures, pieces per node), so a broken rule fails on its figures, not
- * on the test's timeout (120 s): a run took 21–25 s at load 7–10 on 2
- * cores, 53 s at load 9–22.
+ * on the test's timeout (120 s): a fetch took 20 s on a quiet machine,
+ * 53 s at load 9–22 (3 × 2 nodes, 16 MiB).
  */
 const FETCH_TIMEOUT_MS = 90_000
 /** The partition: cut a third of the way through, for a few seconds. */
