@@ -374,8 +374,11 @@ describe.skipIf(!root)('disk full (an 8 MiB tmpfs)', () => {
   it('a clear 507 within seconds, no peer struck, and the daemon keeps serving what it holds', async () => {
     const victim = await startVictim(join(mnt, 'data'))
     cleanup.push(async () => { await victim.stop() })
-    // what it holds: 6 MiB, pinned, leaving less than a piece free
-    const held = new Uint8Array(randomBytes(6 * MiB + 512 * 1024))
+    // what it holds: 7.25 MiB, pinned, leaving less than a piece (1 MiB)
+    // free. 6.5 MiB left ~1.4 MiB: one piece fit, and whether the 200 had
+    // started streaming it before the second failed was a race (it lost
+    // once piece checks moved off the event loop).
+    const held = new Uint8Array(randomBytes(7 * MiB + 256 * 1024))
     const heldDigest = `sha256:${createHash('sha256').update(held).digest('hex')}`
     await victim.node.add(held, { pin: true } as any)
     // a peer that holds a bigger blob
