@@ -68,6 +68,8 @@ export const META_INTERVAL_MS = 1000
 export const META_TIMEOUT_MS = 15_000
 /** Connected peers asked directly (meta exchange) when the DHT knows no provider. */
 export const MAX_DIRECT_PROBES = 32
+/** Peers named in a meta answer's peer exchange (one more is taken, as the asker is left out). */
+export const MAX_EXCHANGED_PEERS = 32
 /** At most this many origin claims per gossip message (about 5 bytes each). */
 export const MAX_CLAIMS = 256
 
@@ -79,6 +81,8 @@ export const MAX_CLAIMS = 256
  * alone must be cheap to test and expensive to act on.
  */
 export const ALONE_FIRST_PIECES = 4
+/** A view is incomplete when a candidate knows more than this many times as many interested peers as we do: the lone node's budget applies (origin-rule.ts). */
+export const INCOMPLETE_VIEW_FACTOR = 2
 /** A lone node looks again once the last look's answers are in, at most this often; each look that still finds nobody doubles its budget. */
 export const ALONE_LOOK_AGAIN_MS = 250
 
@@ -98,6 +102,10 @@ export const TAKEOVER_ASK_PEERS = 3
 export const TAKEOVER_CONFIRM_HEARTBEATS = 0.5
 /** A claim heard within this many heartbeats (plus the stall time) still holds. */
 export const CLAIM_FRESH_HEARTBEATS = 3
+/** …or within this many of the claimer's own rounds (the longest recent gap between its messages), if longer: a starved owner keeps its pieces while it keeps speaking at its own pace (peer-rounds.ts). */
+export const CLAIM_FRESH_ROUNDS = 3
+/** Each message from a peer shrinks its round estimate by this factor (unless the gap before it was longer): a peer that was starved for a while is judged by its normal pace again some twenty messages later. */
+export const ROUND_DECAY = 0.9
 /** Takeovers are counted per this many heartbeats; at most a fair share of the missing pieces per interval. */
 export const TAKEOVER_INTERVAL_HEARTBEATS = 1
 /** Our own origin pieces: a designated peer is stalled after this many times our own origin piece time. */

@@ -76,16 +76,20 @@ export class Discovery {
     p.metaPending = true
     p.metaAt = now
     view.metaInflight++
+    const timeout = clock.timeout(META_TIMEOUT_MS)
     void (async () => {
       try {
-        const signal = AbortSignal.any([this.#c.signal, clock.timeout(META_TIMEOUT_MS)])
+        const signal = AbortSignal.any([this.#c.signal, timeout])
         const { meta, interest } = await this.#c.transfer.exchange(p.id, this.#c.digest, this.#c.interest(), { signal })
         this.#c.peerBook.recordRtt(p.key, clock.now() - now)
         this.#c.logger?.debug({ peer: p.key, ms: clock.now() - now, size: meta?.size }, 'meta answer')
         view.onMetaAnswer(p, meta, interest, clock.now())
         if (meta != null) this.#c.answered(p, meta)
       } catch (err) {
-        p.metaFailedAt = clock.now()
+        // Our own timeout is silence, not an answer: a takeover waiting on
+        // this peer keeps waiting (up to its silence bound, origin-rule.ts).
+        // A refused stream or a closed connection is an answer.
+        if (!timeout.aborted) p.metaFailedAt = clock.now()
         this.#c.logger?.debug({ err, peer: p.key }, 'meta request failed')
       } finally {
         p.metaPending = false

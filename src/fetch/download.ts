@@ -213,7 +213,10 @@ export class Download {
   /** Our interest, as the meta protocol carries it (undefined once the download ended). */
   interest (): BlobInterest | undefined {
     if (this.settled) return undefined
-    return { wants: true, hasOrigin: this.#origins.current != null, location: this.#c.location, fetching: this.#originClaims() }
+    // peer exchange: the peers the origin rule ranks us among, so a node that
+    // met the swarm through one peer learns the swarm's interest at once
+    const cands = this.#planner.originRule.candidates
+    return { wants: true, hasOrigin: this.#origins.current != null, location: this.#c.location, fetching: this.#originClaims(), peers: cands.slice(0, K.MAX_EXCHANGED_PEERS + 1).map(p => p.key), interested: cands.length }
   }
 
   /** A peer told us its interest with its own meta request. */
@@ -347,7 +350,8 @@ export class Download {
     if (a.type === 'peer') this.#paths.fromPeer(a.piece, a.peer)
     else if (origin == null) return
     else if (a.type === 'origin') {
-      this.#c.logger?.debug({ piece: a.piece, candidates: this.#planner.originRule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
+      const rule = this.#planner.originRule
+      this.#c.logger?.debug({ piece: a.piece, ...rule.lastGrant, candidates: rule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
       this.#paths.fromOrigin(origin, a.piece)
     } else this.#paths.whole(origin)
   }

@@ -1,7 +1,19 @@
-import { ALONE_FIRST_PIECES, ALONE_LOOK_AGAIN_MS, META_TIMEOUT_MS, TAKEOVER_ASK_PEERS, TAKEOVER_CONFIRM_HEARTBEATS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
+import { ALONE_FIRST_PIECES, INCOMPLETE_VIEW_FACTOR, ALONE_LOOK_AGAIN_MS, META_TIMEOUT_MS, TAKEOVER_ASK_PEERS, TAKEOVER_CONFIRM_HEARTBEATS, TAKEOVER_INTERVAL_HEARTBEATS } from './constants.js'
 import { fairShare, mayFetchForLocation, takeoverDelay, type TakeoverTimes } from './policy.js'
+import { claimFreshFor } from './peer-rounds.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
+
+/** Which branch of the rule let a node fetch a piece from the origin: it owns it, it believes it is alone, or it takes it over (after the peers asked answered, or after their silence outlasted the meta timeout). */
+export interface OriginGrant {
+  how: 'owner' | 'alone' | 'takeover-answered' | 'takeover-silent'
+  /** Our rank among the candidates (0: owner). */
+  pos: number
+  /** How long the piece waited on peers ranked above us. */
+  waitedMs: number
+  /** A takeover: how old the newest claim on the piece by a peer ranked above us was (undefined: none heard). */
+  claimAgeMs?: number
+}
 
 /** A piece index no blob reaches: its rendezvous score serves as a peer's hash. */
 const VERSION_SLOT = 0x7fffffff
@@ -35,21 +47,48 @@ export class OriginRule {
   readonly #asked = new Map<number, { at: number, keys: string[] }>()
   #toAsk: string[] = []
   readonly #replied: (key: string, since: number) => boolean
+  readonly #roundOf: (key: string) => number | undefined
+  /** Why the last `mayFetch` said yes: logged with each origin request, so a run that sent the origin too much shows which branch of the rule let it. */
+  lastGrant?: OriginGrant
 
-  /** `replied(key, since)`: has that peer told us anything (gossip, a meta answer) or failed a meta request since then? */
-  constructor (self: string, rv: Rendezvous, replied: (key: string, since: number) => boolean) {
+  /**
+   * `replied(key, since)`: has that peer told us anything (gossip, a meta
+   * answer) or failed a meta request since then? `roundOf(key)`: its pace as
+   * we hear it (peer-rounds.ts), by which its claims and its silence are judged.
+   */
+  constructor (self: string, rv: Rendezvous, replied: (key: string, since: number) => boolean, roundOf: (key: string) => number | undefined = () => undefined, opts: { viewHints?: boolean } = {}) {
     this.#self = self
     this.#rv = rv
     this.#replied = replied
+    this.#roundOf = roundOf
+    this.#viewHints = opts.viewHints === true
   }
+
+  /** Only the origin rule reads the peers' view hints: they count origin candidates, not the members of a location group. */
+  readonly #viewHints: boolean
 
   get candidates (): RemotePeer[] { return this.#cands }
   get alone (): boolean { return this.#cands.length === 0 }
+  /**
+   * Our view is incomplete: a candidate told us (meta peer exchange) it
+   * knows more than INCOMPLETE_VIEW_FACTOR times as many interested peers
+   * as we do. A node that met the swarm through one bootstrap peer would
+   * otherwise own half of every piece; like a node that believes it is
+   * alone, it takes a few origin pieces and looks again (lookAgain).
+   */
+  get unsure (): boolean { return this.alone || this.#incomplete }
+  #incomplete = false
   /** When the candidate set last changed (views converge when it stops changing). */
   get changedAt (): number { return this.#changedAt }
 
   /** The candidates for this pass; ranks are recomputed only when the set changed. */
   setCandidates (cands: RemotePeer[], now: number): void {
+    // hints arrive with meta answers, not with candidate changes: read them every pass (O(candidates))
+    if (this.#viewHints) {
+      let hint = 0
+      for (const p of cands) hint = Math.max(hint, p.interestedHint ?? 0)
+      this.#incomplete = hint + 1 > INCOMPLETE_VIEW_FACTOR * (cands.length + 1)
+    }
     // The view hands back the same array while nothing it depends on changed.
     if (cands === this.#cands) return
     this.#cands = cands
@@ -115,6 +154,7 @@ export class OriginRule {
       // Alone in our view: a few pieces, then look again (lookAgain) before more.
       if (this.#aloneTaken >= this.#aloneBudget) return false
       this.#aloneTaken++
+      this.lastGrant = { how: 'alone', pos: 0, waitedMs: 0 }
       return true
     }
     const pos = this.position(i)
@@ -133,6 +173,8 @@ export class OriginRule {
       if (this.#takenInWindow >= fairShare(missing, this.#cands.length)) return false
     }
     if (!mayFetchForLocation(this.#self, i, this.#cands, this.#rv, now, t, since, pos)) return false
+    const unsure = this.unsure
+    if (unsure && this.#aloneTaken >= this.#aloneBudget) return false
     if (pos > 0) {
       // Our view says the owner failed; before acting on it, ask the peers
       // ranked above us directly (one meta exchange each) and decide again
@@ -151,10 +193,15 @@ export class OriginRule {
       }
       const waited = now - asked.at
       if (waited < t.heartbeatMs * TAKEOVER_CONFIRM_HEARTBEATS) return false
-      if (waited < META_TIMEOUT_MS + t.heartbeatMs && !asked.keys.every(k => this.#replied(k, asked.at))) return false
+      const answered = asked.keys.every(k => this.#replied(k, asked.at))
+      if (!answered && waited < this.#silenceBound(asked.keys, t)) return false
       this.#asked.delete(i)
       this.#takenInWindow++
+      this.lastGrant = { how: answered ? 'takeover-answered' : 'takeover-silent', pos, waitedMs: now - since, claimAgeMs: this.#newestClaimAbove(i, now, claimers) }
+    } else {
+      this.lastGrant = { how: 'owner', pos: 0, waitedMs: now - since }
     }
+    if (unsure) this.#aloneTaken++
     this.#waitingSince.delete(i)
     return true
   }
@@ -168,10 +215,32 @@ export class OriginRule {
     if (claimers == null || claimers.size === 0) return false
     const mine = this.#rv.score(this.#self, i)
     for (const [key, at] of claimers) {
-      if (now - at >= t.claimFreshMs || key === this.#self) continue
+      if (key === this.#self || now - at >= claimFreshFor(this.#roundOf(key), t.claimFreshMs)) continue
       if (this.#rv.outranks(key, this.#self, i, mine)) return true
     }
     return false
+  }
+
+  /**
+   * How long the peers asked before a takeover may stay silent before the
+   * silence counts as failure: the meta request's own timeout and a
+   * heartbeat, or their own rounds where those are longer (a starved owner
+   * answers at its pace).
+   */
+  #silenceBound (keys: readonly string[], t: TakeoverTimes): number {
+    let bound = META_TIMEOUT_MS + t.heartbeatMs
+    for (const k of keys) bound = Math.max(bound, claimFreshFor(this.#roundOf(k), META_TIMEOUT_MS + t.heartbeatMs))
+    return bound
+  }
+
+  /** How long ago the newest claim on piece i by a peer ranked above us was heard (undefined: none was). */
+  #newestClaimAbove (i: number, now: number, claimers?: ReadonlyMap<string, number>): number | undefined {
+    const mine = this.#rv.score(this.#self, i)
+    let age: number | undefined
+    for (const [key, at] of claimers ?? []) {
+      if (key !== this.#self && this.#rv.outranks(key, this.#self, i, mine)) age = Math.min(age ?? Infinity, now - at)
+    }
+    return age
   }
 
   /** Peers to ask before a takeover (the download sends the questions). */
@@ -201,13 +270,14 @@ export class OriginRule {
    * others after a few pieces, not after the whole blob.
    */
   lookAgain (now: number, answersPending: boolean, nobodyToAsk: boolean): boolean {
-    if (!this.alone) {
+    const alone = this.alone
+    if (!alone && !this.unsure) {
       this.#aloneBudget = ALONE_FIRST_PIECES
       this.#aloneTaken = 0
       return false
     }
     // Not connected to anyone: there is nothing to test the belief against.
-    if (nobodyToAsk) { this.#aloneBudget = Infinity; return false }
+    if (alone && nobodyToAsk) { this.#aloneBudget = Infinity; return false }
     if (this.#aloneTaken < this.#aloneBudget || answersPending || now - this.#lastLook < ALONE_LOOK_AGAIN_MS) return false
     if (this.#lastLook > -Infinity) this.#aloneBudget *= 2
     this.#lastLook = now

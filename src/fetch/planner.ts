@@ -87,8 +87,9 @@ export class Planner {
     this.#self = segments(c.location)
     this.#prefixes = Array.from({ length: this.#self.length + 1 }, (_, d) => this.#self.slice(0, d))
     this.#originDepth = entryDepth(this.#self, ORIGIN, { originPerLocation: c.originPerLocation === true }) ?? 0
-    this.originRule = new OriginRule(c.selfId, c.rv, replied)
-    for (let d = 1; d <= this.#self.length; d++) this.crossRules.set(d, new OriginRule(c.selfId, c.rv, replied))
+    const roundOf = (key: string): number | undefined => c.view.get(key)?.roundMs
+    this.originRule = new OriginRule(c.selfId, c.rv, replied, roundOf, { viewHints: true })
+    for (let d = 1; d <= this.#self.length; d++) this.crossRules.set(d, new OriginRule(c.selfId, c.rv, replied, roundOf))
   }
 
   get gatherDone (): boolean { return this.#gatherDone }

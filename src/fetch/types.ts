@@ -93,6 +93,13 @@ export interface RemotePeer {
   lastProgress: number
   /** Last time it told us anything (gossip or meta). */
   lastSeen: number
+  /**
+   * Its pace as we hear it: the longest recent gap between two of its
+   * messages (each new message decays it, a longer gap raises it at once).
+   * On a starved machine an honest owner speaks every 20 s instead of every
+   * heartbeat; its claims are judged in these rounds (peer-rounds.ts).
+   */
+  roundMs?: number
   interest: Interest
   inflight: number
   busyUntil: number
@@ -100,7 +107,9 @@ export interface RemotePeer {
   session?: PieceSession
   metaAt: number
   metaPending: boolean
-  /** When a meta request to it last failed (a takeover waits for an answer or a failure). */
+  /** How many interested, origin-reaching peers it said it knows (meta peer exchange): more than we know means our view is incomplete. */
+  interestedHint?: number
+  /** When a meta request to it last failed other than by our own timeout (a takeover waits for an answer or a failure: a timeout is silence, not an answer). */
   metaFailedAt?: number
 }
 

@@ -1,4 +1,5 @@
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
@@ -8,6 +9,7 @@ import { ClaimBook } from './claims.js'
 import { HolderIndex } from './holder-index.js'
 import { Vouchers } from './vouchers.js'
 import { commonDepth, groupKey, inGroup, segments } from './groups.js'
+import { heard } from './peer-rounds.js'
 
 /** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
 const DEPTH_CACHE_MAX = 1024
@@ -136,7 +138,7 @@ export class SwarmView {
     const key = from.toString()
     if (key === this.#selfId) return
     const p = this.ensure(from, now)
-    p.lastSeen = now
+    heard(p, now)
     const interest = msg.leaving || msg.complete ? 'not' : 'wants'
     // Only what a candidate list depends on invalidates it: in a swarm of
     // hundreds a message arrives every few milliseconds, most say nothing new.
@@ -188,7 +190,7 @@ export class SwarmView {
   onMetaAnswer (p: RemotePeer, meta: BlobMeta | undefined, interest: BlobInterest | undefined, now: number): void {
     if (interest != null) this.#applyInterest(p, interest, now)
     if (meta != null) {
-      p.lastSeen = Math.max(p.lastSeen, now)
+      heard(p, now)
       this.#locate(p, meta.location)
       this.#peerBook.setLocation(p.key, meta.location)
       p.complete = meta.complete
@@ -210,11 +212,19 @@ export class SwarmView {
   }
 
   #applyInterest (p: RemotePeer, interest: BlobInterest, now: number): void {
-    p.lastSeen = now
+    heard(p, now)
     this.#locate(p, interest.location)
     p.hasOrigin = interest.hasOrigin
     p.interest = interest.wants ? 'wants' : 'not'
     if (interest.fetching != null) this.#claims.set(p, interest.fetching, now, this.claimStaleMs)
+    if (interest.interested != null) p.interestedHint = interest.interested
+    // Peer exchange: peers it knows want the blob, which we have not heard
+    // of, are asked directly (a meta exchange dials them). Their interest
+    // counts once they tell us themselves, never on another's word.
+    for (const key of interest.peers ?? []) {
+      if (key === this.#selfId || this.#peers.has(key)) continue
+      try { this.#probes.add(this.ensure(peerIdFromString(key), now).key) } catch {}
+    }
   }
 
   /** Peers claiming piece i for the origin, with when we heard the claim. */

@@ -14,6 +14,10 @@ export const MAX_HEADER_BYTES = 32
 export const MAX_REQUEST_LOCATION = 64
 /** Origin claims in one meta answer (gossip carries at most 256). */
 export const MAX_FETCHING = 4096
+/** Peers named in one meta answer's peer exchange (protocols/meta/README.md, r3). */
+export const MAX_EXCHANGED_PEERS = 32
+/** A peer id multihash longer than this (an identity-hashed ed25519 key is 38 bytes) is skipped. */
+export const MAX_PEER_ID_BYTES = 64
 /** A location label longer than this is a malformed answer. */
 export const MAX_LOCATION_LENGTH = 256
 /** Requests a client may have sent and not yet had answered, per stream. The

@@ -1,8 +1,10 @@
+import { peerIdFromMultihash, peerIdFromString } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
+import * as Digest from 'multiformats/hashes/digest'
 import { Bitfield, digestFromBytes, MAX_PIECE_SIZE, parseDigest, pieceCount } from '../content/index.js'
 import { BusyError, ProtocolError } from '../errors.js'
 import { MetaRequest, MetaResponse } from './pb/meta.js'
-import { MAX_FETCHING, MAX_LOCATION_LENGTH, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_LOCATION, META_REQUEST_TIMEOUT_MS } from './limits.js'
+import { MAX_EXCHANGED_PEERS, MAX_FETCHING, MAX_LOCATION_LENGTH, MAX_PEER_ID_BYTES, MAX_META_RESPONSE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_LOCATION, META_REQUEST_TIMEOUT_MS } from './limits.js'
 import type { MetaLimit } from './meta-limit.js'
 import { toProtocolError, withTimeout } from './util.js'
 import type { BlobInterest, BlobMeta, InterestExchange, LocalBlobs, MetaAnswer } from './types.js'
@@ -55,6 +57,8 @@ export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promis
       res.hasOrigin = ours.hasOrigin
       res.fetching = ours.fetching ?? []
       res.location ??= ctx.location()
+      res.peers = encodePeers((ours.peers ?? []).filter(k => k !== ctx.peer))
+      res.interested = ours.interested ?? 0
     }
     await pb.write(res, MetaResponse, { signal })
     await stream.close({ signal })
@@ -124,13 +128,34 @@ export async function requestMeta (
   }
 }
 
+/** Peer ids (strings) as multihash bytes, at most MAX_EXCHANGED_PEERS; an id that does not parse is left out. */
+function encodePeers (keys: string[]): Array<Uint8Array<ArrayBuffer>> {
+  const out: Array<Uint8Array<ArrayBuffer>> = []
+  for (const k of keys) {
+    if (out.length >= MAX_EXCHANGED_PEERS) break
+    try { out.push(peerIdFromString(k).toMultihash().bytes as Uint8Array<ArrayBuffer>) } catch {}
+  }
+  return out
+}
+
+/** A peer exchange from the wire: too many entries is a malformed answer; an entry that is not a peer id is skipped. */
+function decodePeers (list: Uint8Array[]): string[] {
+  if (list.length > MAX_EXCHANGED_PEERS) throw new ProtocolError(`meta names ${list.length} peers, at most ${MAX_EXCHANGED_PEERS}`)
+  const out: string[] = []
+  for (const b of list) {
+    if (b.byteLength > MAX_PEER_ID_BYTES) continue
+    try { out.push(peerIdFromMultihash(Digest.decode(b)).toString()) } catch {}
+  }
+  return out
+}
+
 /** The responder's interest, when it sent one (older peers never do; a peer not fetching the blob sends none either). */
 export function validateInterest (res: MetaResponse, meta: BlobMeta | undefined): BlobInterest | undefined {
   if (res.status === MetaResponse.Status.ERROR || (!res.wants && !res.hasOrigin && res.fetching.length === 0)) return undefined
   if (res.location.length > MAX_LOCATION_LENGTH) throw new ProtocolError('meta location label too long')
   const n = meta != null ? pieceCount(meta.size, meta.pieceSize) : Infinity
   if (res.fetching.length > MAX_FETCHING) throw new ProtocolError(`meta lists ${res.fetching.length} origin claims`)
-  return { wants: res.wants, hasOrigin: res.hasOrigin, location: res.location, fetching: res.fetching.filter(i => i < n) }
+  return { wants: res.wants, hasOrigin: res.hasOrigin, location: res.location, fetching: res.fetching.filter(i => i < n), peers: decodePeers(res.peers), interested: res.interested }
 }
 
 /** Checks every field of a peer's answer: nothing from the wire is trusted blindly. */

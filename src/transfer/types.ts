@@ -32,6 +32,10 @@ export interface BlobInterest {
   location: string
   /** Pieces claimed for the origin (fetching now or next); answers only. */
   fetching?: number[]
+  /** Peer exchange, answers only: other peers (ids) that want the blob and can reach an origin, as the responder knows them… */
+  peers?: string[]
+  /** …and how many such peers it knows in all. */
+  interested?: number
 }
 
 /** One meta exchange: what the peer holds (undefined when nothing) and its interest (undefined from peers that do not send it). */

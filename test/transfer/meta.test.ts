@@ -66,7 +66,9 @@ describe('validateMeta', () => {
     location: '',
     wants: false,
     hasOrigin: false,
-    fetching: []
+    fetching: [],
+    peers: [],
+    interested: 0
   })
 
   it('accepts a well-formed answer', () => {

@@ -172,6 +172,8 @@ export interface MetaResponse {
   wants: boolean
   hasOrigin: boolean
   fetching: number[]
+  peers: Uint8Array<ArrayBuffer>[]
+  interested: number
 }
 
 export namespace MetaResponse {
@@ -260,6 +262,18 @@ export namespace MetaResponse {
           }
         }
 
+        if (obj.peers != null && obj.peers.length > 0) {
+          for (const value of obj.peers) {
+            w.uint32(90)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.interested != null && obj.interested !== 0)) {
+          w.uint32(96)
+          w.uint32(obj.interested)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -274,7 +288,9 @@ export namespace MetaResponse {
           location: '',
           wants: false,
           hasOrigin: false,
-          fetching: []
+          fetching: [],
+          peers: [],
+          interested: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -331,6 +347,18 @@ export namespace MetaResponse {
               obj.fetching.push(reader.uint32())
               break
             }
+            case 11: {
+              if (opts.limits?.peers != null && obj.peers.length === opts.limits.peers) {
+                throw new MaxLengthError('Decode error - repeated field "peers" had too many elements')
+              }
+
+              obj.peers.push(reader.bytes())
+              break
+            }
+            case 12: {
+              obj.interested = reader.uint32()
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -342,7 +370,8 @@ export namespace MetaResponse {
       }, function * (reader, length, prefix, opts = {}) {
         const obj = {
           pieceDigests: 0,
-          fetching: 0
+          fetching: 0,
+          peers: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -437,6 +466,28 @@ export namespace MetaResponse {
 
               break
             }
+            case 11: {
+              if (opts.limits?.peers != null && obj.peers === opts.limits.peers) {
+                throw new MaxLengthError('Streaming decode error - repeated field "peers" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.peers[]`,
+                index: obj.peers,
+                value: reader.bytes()
+              }
+
+              obj.peers++
+
+              break
+            }
+            case 12: {
+              yield {
+                field: `${prefix}.interested`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -501,6 +552,17 @@ export namespace MetaResponse {
     value: number
   }
 
+  export interface MetaResponsePeersFieldEvent {
+    field: '$.peers[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface MetaResponseInterestedFieldEvent {
+    field: '$.interested'
+    value: number
+  }
+
   export function encode (obj: Partial<MetaResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MetaResponse.codec())
   }
@@ -509,7 +571,7 @@ export namespace MetaResponse {
     return decodeMessage(buf, MetaResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent | MetaResponseWantsFieldEvent | MetaResponseHasOriginFieldEvent | MetaResponseFetchingFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent | MetaResponseWantsFieldEvent | MetaResponseHasOriginFieldEvent | MetaResponseFetchingFieldEvent | MetaResponsePeersFieldEvent | MetaResponseInterestedFieldEvent> {
     return streamMessage(buf, MetaResponse.codec(), opts)
   }
 }
