@@ -18,6 +18,14 @@ export interface StarlingNodeOptions {
   /** Multiaddrs (with /p2p/<id>) of peers to join the swarm through. */
   bootstrap?: string[]
   /**
+   * `NAME:PORT` DNS names whose A/AAAA records are swarm nodes all listening
+   * on PORT (a Kubernetes headless Service): each address is dialled without
+   * a peer id, and the name is resolved again whenever the node has lost
+   * every connection. A name that does not resolve is no error (the first
+   * node of a swarm may be alone).
+   */
+  bootstrapDns?: string[]
+  /**
    * `start()` resolves once the dials to `bootstrap` have settled (each
    * connected, or failed its retries), or after this long, whichever comes
    * first; dials still running then go on in the background. Default 5 s.

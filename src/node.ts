@@ -16,7 +16,7 @@ import { originFromUrl } from './origin/index.js'
 import type { Origin } from './origin/types.js'
 import { startAll, stopAll } from './startable.js'
 import { createStore } from './store/index.js'
-import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity, strikeScore } from './swarm/index.js'
+import { createPeerBook, createSwarm, createSwarmLibp2p, loadOrCreateIdentity, parseDnsBootstrap, strikeScore } from './swarm/index.js'
 import { createTransferClient, createTransferServer } from './transfer/index.js'
 import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
 import { limitOrigin } from './fetch/limit-origin.js'
@@ -36,6 +36,8 @@ export const DEFAULT_BOOTSTRAP_TIMEOUT_MS = 5_000
 export async function createNode (options: StarlingNodeOptions, components: StarlingNodeComponents = {}): Promise<StarlingNode> {
   const log = options.logger ?? silent
   const location = options.location ?? ''
+  // parsed first: a bad name is a ConfigError before anything is created
+  const bootstrapDns = (options.bootstrapDns ?? []).map(parseDnsBootstrap)
   await mkdir(options.dataDir, { recursive: true })
   const privateKey = await loadOrCreateIdentity(options.dataDir)
 
@@ -87,7 +89,10 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     uploadLimiter: limits.upload
   })
   const transfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
-  const swarm = createSwarm({ libp2p, peerBook, logger: log }, { bootstrap: options.bootstrap })
+  const swarm = createSwarm({ libp2p, peerBook, logger: log }, {
+    bootstrap: options.bootstrap,
+    bootstrapDns
+  })
 
   const events: DownloadEvents = {
     bytes: (source, n) => { counters.bytesIn[source] += n },
@@ -122,7 +127,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
    * bootstrap peer delays the start by at most bootstrapTimeoutMs.
    */
   async function waitBootstrap (signal?: AbortSignal): Promise<void> {
-    if ((options.bootstrap ?? []).length === 0) return
+    if ((options.bootstrap ?? []).length === 0 && bootstrapDns.length === 0) return
     const timeoutMs = options.bootstrapTimeoutMs ?? DEFAULT_BOOTSTRAP_TIMEOUT_MS
     const t0 = performance.now()
     const timeout = AbortSignal.timeout(timeoutMs)

@@ -13,6 +13,7 @@ import { gcCommand } from './commands/gc.js'
 import { getCommand } from './commands/get.js'
 import { infoCommand } from './commands/info.js'
 import { keygenCommand } from './commands/keygen.js'
+import { kubeLocationCommand } from './commands/kube-location.js'
 import { lsCommand } from './commands/ls.js'
 import { peersCommand } from './commands/peers.js'
 import { rmCommand } from './commands/rm.js'
@@ -33,7 +34,8 @@ const COMMANDS: CliCommand[] = [
   versionCommand,
   containerdConfigCommand,
   preheatCommand,
-  keygenCommand
+  keygenCommand,
+  kubeLocationCommand
 ]
 
 export function buildProgram (ctx: CliContext): Command {

@@ -31,6 +31,8 @@ export interface DaemonConfig {
   dataDir: string
   listen: string[]
   bootstrap: string[]
+  /** `NAME:PORT` names whose addresses are all swarm nodes (a Kubernetes headless Service; docs/kubernetes.md). */
+  bootstrapDns: string[]
   /** Local HTTP API, host:port. */
   api: string
   /** Separate metrics listener, host:port; undefined = served on the API port. */
@@ -107,6 +109,7 @@ const schema = z.strictObject({
   dataDir: z.string().min(1).optional(),
   listen: z.array(multiaddr).optional(),
   bootstrap: z.array(bootstrapAddr).optional(),
+  bootstrapDns: z.array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'expected NAME:PORT, e.g. starling-peers.starling.svc.cluster.local:7480')).optional(),
   api: hostPort.optional(),
   metrics: hostPort.optional(),
   location: z.string().regex(/^[A-Za-z0-9._\-/]*$/, 'expected a label of letters, digits, . _ - and /, e.g. eu-west/zone-a/rack-3').optional(),
@@ -190,6 +193,7 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
     dataDir: c.dataDir ?? defaultDataDir(env),
     listen: c.listen ?? [DEFAULT_LISTEN],
     bootstrap: c.bootstrap ?? [],
+    bootstrapDns: c.bootstrapDns ?? [],
     api: c.api ?? DEFAULT_API,
     metrics: c.metrics,
     location: c.location ?? '',
@@ -252,8 +256,9 @@ async function readConfigFile (file: string): Promise<RawConfig> {
 
 const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'originPerLocation', 'cacheSize', 'uploadRate',
   'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile',
-  'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir'] as const
-const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts'])
+  'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir',
+  'bootstrapDns'] as const
+const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts', 'bootstrapDns'])
 
 function envName (key: string): string {
   if (key === 'registry') return 'STARLING_REGISTRY*'

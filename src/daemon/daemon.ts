@@ -54,6 +54,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     dataDir: config.dataDir,
     listen: config.listen,
     bootstrap: config.bootstrap,
+    bootstrapDns: config.bootstrapDns,
     // the same bound as the TCP check above: start-up waits that long at most for the libp2p dials
     bootstrapTimeoutMs: config.bootstrapTimeout,
     location: config.location,
@@ -94,6 +95,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
       node,
       hub: createProgressHub(),
       logger: log,
+      // A DNS name may name only this node (the first pod of a DaemonSet): that is no reason to stay unready.
       alone: config.bootstrap.length === 0,
       info: extra,
       gc,

@@ -4,6 +4,7 @@ import { digestToCid } from '../content/index.js'
 import { NotStartedError } from '../errors.js'
 import type { Logger, Startable } from '../types.js'
 import { sleep } from '../utils/rate-limit.js'
+import { resolveDnsBootstrap, type DnsBootstrapTarget, type LookupAll } from './dns-bootstrap.js'
 import { BlobTopics, type BlobTopic, type GossipHandler } from './gossip.js'
 import type { PeerBook } from './peer-book.js'
 import type { SwarmLibp2p } from './libp2p.js'
@@ -11,6 +12,7 @@ import type { SwarmLibp2p } from './libp2p.js'
 export { createSwarmLibp2p, DHT_PROTOCOL, DEFAULT_ALLOW, strikeScore, STRIKE_SCORE, BANNED_SCORE, type SwarmLibp2p, type SwarmLibp2pInit } from './libp2p.js'
 export { createPeerBook, STRIKE_HISTORY, type PeerBook, type PeerRecord, type Strike } from './peer-book.js'
 export { loadOrCreateIdentity } from './identity.js'
+export { parseDnsBootstrap, resolveDnsBootstrap, type DnsBootstrapTarget, type LookupAll } from './dns-bootstrap.js'
 export { BlobGossip, topicFor, type BlobTopic, type GossipHandler } from './gossip.js'
 
 /** How many peers a node dials after its self-lookup, at most. */
@@ -28,6 +30,13 @@ export interface SwarmComponents {
 
 export interface SwarmInit {
   bootstrap?: string[]
+  /**
+   * DNS names whose addresses are all swarm nodes listening on one port (a
+   * Kubernetes headless Service): resolved again at every bootstrap dial.
+   */
+  bootstrapDns?: DnsBootstrapTarget[]
+  /** Resolves those names; default the system resolver (getaddrinfo). */
+  lookup?: LookupAll
   /** How often to check the bootstrap peers are still connected. Default 5 s. */
   redialIntervalMs?: number
 }
@@ -54,6 +63,8 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
   const { libp2p, peerBook } = components
   const log = components.logger
   const bootstrap = (init.bootstrap ?? []).map(a => multiaddr(a))
+  const bootstrapDns = init.bootstrapDns ?? []
+  const hasBootstrap = bootstrap.length > 0 || bootstrapDns.length > 0
   let topics: BlobTopics | undefined
   let timer: ReturnType<typeof setInterval> | undefined
   let redialing = false
@@ -61,7 +72,14 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
 
   async function dialBootstrap (options: { signal?: AbortSignal } = {}): Promise<number> {
     let ok = 0
-    await Promise.all(bootstrap.map(async (ma) => {
+    const resolved = bootstrapDns.length === 0
+      ? []
+      : await resolveDnsBootstrap(bootstrapDns, libp2p.getMultiaddrs().map(a => a.toString()), {
+        lookup: init.lookup,
+        signal: options.signal,
+        onError: (name, err) => { log?.debug({ name, err: err.message }, 'bootstrap name did not resolve') }
+      })
+    await Promise.all([...bootstrap, ...resolved.map(a => multiaddr(a))].map(async (ma) => {
       const id = ma.getComponents().find(c => c.name === 'p2p')?.value
       if (id != null && id === libp2p.peerId.toString()) return
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -129,7 +147,7 @@ export function createSwarm (components: SwarmComponents, init: SwarmInit = {}):
       topics = new BlobTopics(libp2p.services.pubsub, log)
       // libp2p does not redial lost peers by itself: keep the bootstrap
       // connections up so the node never drifts out of the swarm.
-      if (bootstrap.length > 0) {
+      if (hasBootstrap) {
         timer = setInterval(() => {
           if (redialing || libp2p.getConnections().length > 0) return
           redialing = true

@@ -7,6 +7,7 @@ interface DaemonFlags {
   dataDir?: string
   listen?: string[]
   bootstrap?: string[]
+  bootstrapDns?: string[]
   location?: string
   originPerLocation?: boolean
   metrics?: string
@@ -32,6 +33,7 @@ export const daemonCommand: CliCommand = (program, ctx) => {
     .option('--data-dir <dir>', 'store, index and identity key folder')
     .option('--listen <multiaddr>', 'p2p listen address, repeatable (default /ip4/0.0.0.0/tcp/7480)', collect)
     .option('--bootstrap <multiaddr>', 'peer to join through, with /p2p/<id>; repeatable', collect)
+    .option('--bootstrap-dns <name:port>', 'join through every address of this DNS name (a Kubernetes headless Service), re-resolved when alone; repeatable', collect)
     .option('--location <label>', 'location label, e.g. eu-west/zone-a/rack-3')
     .option('--origin-per-location', 'each location pulls the origin itself (where crossing between locations costs more than the origin)')
     .option('--metrics <host:port>', 'separate listener for /metrics (default: on the API port)')
@@ -60,6 +62,7 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     dataDir: f.dataDir,
     listen: f.listen,
     bootstrap: f.bootstrap,
+    bootstrapDns: f.bootstrapDns,
     api,
     location: f.location,
     originPerLocation: f.originPerLocation,
