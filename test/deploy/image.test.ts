@@ -41,7 +41,7 @@ it.runIf(process.env.CI === 'true' && missing.length > 0)('CI has umoci, contain
   expect.fail(`missing: ${missing.join(', ')} (see .ci/run)`)
 })
 
-interface ImageConfig { config: { User: string, Entrypoint: string[], Cmd: string[], Env: string[] } }
+interface ImageConfig { config: { User: string, Entrypoint: string[], Cmd: string[], Env: string[], WorkingDir: string } }
 
 describe.skipIf(missing.length > 0)('the container image: built without a daemon, pulled through starling, run by containerd', () => {
   let dir: string
@@ -93,14 +93,18 @@ describe.skipIf(missing.length > 0)('the container image: built without a daemon
     expect(imageConfig.config.Cmd).toEqual(['daemon'])
   })
 
-  it('the Dockerfile declares the same user, entrypoint and command as the built image', async () => {
+  it('the Dockerfile declares the same user, folder, environment, entrypoint and command as the built image', async () => {
     const dockerfile = await readFile(join(ROOT, 'Dockerfile'), 'utf8')
     const final = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '))
     const directive = (name: string): string | undefined => new RegExp(`^${name}\\s+(.+)$`, 'm').exec(final)?.[1].trim()
     expect(final).toMatch(/^FROM scratch/m)
     expect(directive('USER')).toBe(imageConfig.config.User)
+    expect(directive('WORKDIR')).toBe(imageConfig.config.WorkingDir)
     expect(JSON.parse(directive('ENTRYPOINT') ?? 'null')).toEqual(imageConfig.config.Entrypoint)
     expect(JSON.parse(directive('CMD') ?? 'null')).toEqual(imageConfig.config.Cmd)
+    // ENV may continue over lines ending in a backslash.
+    const env = /^ENV\s+((?:.*\\\n)*.*)$/m.exec(final)?.[1].split(/\s*\\\n\s*|\s+/).filter(Boolean)
+    expect(env?.sort()).toEqual([...imageConfig.config.Env].sort())
   })
 
   it('two containerd hosts pull it through two starling mirrors; the registry sends the layers about once', async () => {
