@@ -214,11 +214,10 @@ async function readAllowPeersFile (file: string): Promise<string[]> {
 }
 
 async function loadRegistryMirror (): Promise<RegistryMirrorFactory> {
-  // A variable specifier keeps this compiling before src/registry/ exists.
-  const spec = '../registry/index.js'
+  // A literal specifier, so a bundler (scripts/build-sea.mjs) includes the mirror in the single-file binary.
   let mod: { createRegistryMirror?: RegistryMirrorFactory }
   try {
-    mod = await import(spec) as typeof mod
+    mod = await import('../registry/index.js') as typeof mod
   } catch (err) {
     throw new ConfigError(`registry.listen: the registry mirror is not available in this build (${(err as Error).message})`)
   }

@@ -4,6 +4,7 @@
  * and the CLI run the same way.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { realpathSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -35,9 +36,15 @@ export async function removeDir (dir: string): Promise<void> {
 /** Which `starling` to run (default: this checkout's bin/starling.js), and its environment and folder. */
 export interface BinOptions { bin?: string, env?: NodeJS.ProcessEnv, cwd?: string }
 
+/** A bin that is (or links to) a `.js` file runs under this Node; anything else (the single-file binary, docs/deploy.md) is executed itself. */
+function command (bin = BIN): [string, string[]] {
+  return realpathSync(bin).endsWith('.js') ? [process.execPath, [bin]] : [bin, []]
+}
+
 /** Starts a daemon and resolves once it logs "daemon ready". */
 export async function startDaemonProcess (dataDir: string, args: string[] = [], timeoutMs = 30_000, options: BinOptions = {}): Promise<DaemonProcess> {
-  const proc = spawn(process.execPath, [options.bin ?? BIN, 'daemon', '--data-dir', dataDir, '--api', '127.0.0.1:0',
+  const [file, pre] = command(options.bin)
+  const proc = spawn(file, [...pre, 'daemon', '--data-dir', dataDir, '--api', '127.0.0.1:0',
     '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'info', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env, cwd: options.cwd })
   const logs: any[] = []
   let tail = ''
@@ -77,7 +84,8 @@ export interface CliResult { code: number, stdout: string, stderr: string, ms: n
 export async function runCli (args: string[], options: BinOptions & { timeoutMs?: number } = {}): Promise<CliResult> {
   const t0 = performance.now()
   return await new Promise(resolve => {
-    execFile(process.execPath, [options.bin ?? BIN, ...args], {
+    const [file, pre] = command(options.bin)
+    execFile(file, [...pre, ...args], {
       env: { ...process.env, ...options.env },
       cwd: options.cwd,
       timeout: options.timeoutMs ?? 60_000,
