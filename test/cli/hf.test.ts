@@ -21,7 +21,7 @@ const files: FakeHubFile[] = [
   { path: 'model-00001-of-00002.safetensors', content: randomBytes(3 * MiB), lfs: true },
   { path: 'sub/model-00002-of-00002.safetensors', content: randomBytes(MiB + 123), lfs: true },
   { path: 'config.json', content: Buffer.from(JSON.stringify({ hidden_size: 64, layers: 2 }, null, 2)), lfs: false },
-  { path: 'README.md', content: Buffer.from('# tiny model\n'), lfs: false },
+  { path: 'README.md', content: Buffer.from('# tiny model\n'), lfs: false, served: Buffer.from('# tiny modem\n') },
   { path: 'onnx/model.onnx', content: randomBytes(256 * 1024), lfs: true },
   // The API lists `bad`'s sha256; the CDN serves the same length with one byte changed.
   { path: 'bad.safetensors', content: bad, lfs: true, served: Buffer.from(bad).fill(bad[0] ^ 1, 0, 1) }
@@ -126,7 +126,18 @@ describe('starling get hf://', () => {
     expect(await readdir(out).catch(() => [])).toEqual([])
   })
 
-  it('one file at a commit sha, with --hf-token, to -o FILE; a git blob id is checked', async () => {
+  it('a file kept in git is checked against its git blob id', async () => {
+    const target = join(dir, 'readme-out', 'README.md')
+    const r = await runCli(['--api', a.api, 'get', `hf://${REPO}/README.md`, '-o', target], { env, timeoutMs: 60_000 })
+    expect(r.code).toBe(1)
+    const listed = createHash('sha1').update('blob 13\0# tiny model\n').digest('hex')
+    expect(r.stderr).toContain(`hf://${REPO}/README.md: the bytes served have git blob id`)
+    expect(r.stderr).toContain(`the hub lists ${listed}; nothing written`)
+    await expect(stat(target)).rejects.toThrow(/ENOENT/)
+    expect(await readdir(join(dir, 'readme-out'))).toEqual([])
+  })
+
+  it('one file at a commit sha, with --hf-token, to -o FILE', async () => {
     const target = join(dir, 'config-at-commit.json')
     const r = await runCli(['--api', b.api, '--json', 'get', `hf://${REPO}@${hub.commit}/config.json`, '--hf-token', TOKEN, '-o', target],
       { env: { HF_ENDPOINT: hub.endpoint }, timeoutMs: 60_000 })
@@ -137,5 +148,17 @@ describe('starling get hf://', () => {
     const result = JSON.parse(r.stdout)
     expect(result.files[0].digest).toBe(`sha256:${createHash('sha256').update(config.content).digest('hex')}`)
     expect(hub.log()).toContain(`GET /api/models/${REPO}/revision/${hub.commit}`)
+  })
+
+  it('--standalone: one in-process node fetches several files from the daemon that holds them, zero CDN bytes', async () => {
+    const cdnBefore = hub.cdn.bytesSent()
+    const out = join(dir, 'out-standalone')
+    const r = await runCli(['--json', 'get', `hf://${REPO}`, '--include', '*.safetensors', '--exclude', 'bad.*', '--standalone', '--bootstrap', a.addresses[0], '-o', out],
+      { env, timeoutMs: 90_000 })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    for (const f of wanted.filter(w => w.lfs)) expect(sha256Hex(await readFile(join(out, f.path))), f.path).toBe(sha256Hex(f.content))
+    expect(JSON.parse(r.stdout).files).toHaveLength(2)
+    expect(hub.cdn.bytesSent() - cdnBefore).toBe(0)
   })
 })
