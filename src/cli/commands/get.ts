@@ -52,7 +52,10 @@ export const getCommand: CliCommand = (program, ctx) => {
 
 async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], source: string, f: GetFlags): Promise<void> {
   const g = globals(cmd)
-  if (/^hf:\/\//i.test(source)) return await interruptible(async (signal) => { await runGetHf(ctx, g, source, f, signal) })
+  if (/^hf:\/\//i.test(source)) {
+    if (f.digest != null || f.pieceMap != null || f.header != null) throw new CliError('--digest, --piece-map and -H do not apply to hf:// sources (the hub lists each file\'s sha256; use --hf-token)', 2)
+    return await interruptible(async (signal) => { await runGetHf(ctx, g, source, f, signal) })
+  }
   if (f.include != null || f.exclude != null || f.lfsOnly === true) throw new CliError('--include, --exclude and --lfs-only are for hf:// sources', 2)
   const isUrl = /^(https?|file):\/\//i.test(source)
   const url = isUrl ? source : undefined

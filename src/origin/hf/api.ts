@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { OriginError, throwIfAborted } from '../../errors.js'
 import { sleep } from '../../utils/rate-limit.js'
-import { Attempt, backoffMs, parseRetryAfter, statusError } from '../http-util.js'
+import { Attempt, backoffMs, isTransient, parseRetryAfter, statusError } from '../http-util.js'
 import type { AbortOptions } from '../../types.js'
 import { apiKind, trimSlash, type HubRef } from './url.js'
 
@@ -67,6 +67,7 @@ export function createHubApi (init: HubApiInit): HubApi {
       try {
         // fetch drops Authorization when a redirect leaves the endpoint's origin.
         const res = await fetch(url, { method: body == null ? 'GET' : 'POST', headers, body, signal: attempt.signal, redirect: 'follow' })
+          .catch((err: Error) => { throw unreachable(what, endpoint, err) })
         if (!res.ok) {
           await res.body?.cancel()
           throw hubStatusError(what, res.status, parseRetryAfter(res.headers.get('retry-after') ?? undefined))
@@ -125,6 +126,14 @@ export function createHubApi (init: HubApiInit): HubApi {
       return out
     }
   }
+}
+
+/** fetch says only "fetch failed"; the socket's code is in its cause. */
+function unreachable (what: string, endpoint: string, err: Error): Error {
+  if (err.name === 'AbortError') return err
+  const cause = (err as { cause?: { code?: string, message?: string } }).cause
+  return new OriginError(`${what}: cannot reach the hub at ${endpoint} (${cause?.code ?? cause?.message ?? err.message}; set HF_ENDPOINT for a mirror)`,
+    { cause: err, retryable: isTransient(cause) })
 }
 
 /** 401 and 403 say what to do about it: the Hub answers 401 for private and missing repos alike. */
