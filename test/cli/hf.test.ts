@@ -124,6 +124,11 @@ describe('starling get hf://', () => {
     expect(r2.stderr).toMatch(/DigestMismatchError: .*the assembled bytes hash to sha256:/)
     await expect(stat(target)).rejects.toThrow(/ENOENT/)
     expect(await readdir(out).catch(() => [])).toEqual([])
+    // Plain `get URL --digest` through the daemon reads the cut body the same way.
+    const r3 = await runCli(['--api', a.api, 'get', `${hub.cdn.url}/lfs/${sha256Hex(bad)}`, '--digest', `sha256:${sha256Hex(bad)}`, '-o', target], { timeoutMs: 90_000 })
+    expect(r3.code).toBe(1)
+    expect(r3.stderr).toMatch(/the daemon's fetch failed: DigestMismatchError: .*the assembled bytes hash to sha256:/)
+    await expect(stat(target)).rejects.toThrow(/ENOENT/)
   })
 
   it('a file kept in git is checked against its git blob id', async () => {
