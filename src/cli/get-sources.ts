@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ByteSource, BytesBySource } from '../types.js'
 import type { ApiClient } from './client.js'
+import { CliError } from './context.js'
 import { readEvents } from './sse.js'
 
 export interface GetRequest {
@@ -46,11 +47,15 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
   let sawStart = false
   let gotDone: () => void = () => {}
   const done = new Promise<void>(resolve => { gotDone = resolve })
+  let failure: string | undefined
+  let gotFailed: () => void = () => {}
+  const failed = new Promise<void>(resolve => { gotFailed = resolve })
   const sub = await client.request('GET', `/api/v1/events?digest=${digest}`, { signal: events.signal })
   void readEvents(sub.body!, (type, data) => {
     if (type === 'start') sawStart = true
     if (type === 'piece') r.onSource(data.source as ByteSource, data.bytes as number)
     if (type === 'done') { result = data.bytesBySource; gotDone() }
+    if (type === 'failed') { failure = `${String(data.name)}: ${String(data.message)}`; gotFailed() }
   }).catch(() => {})
 
   const params = new URLSearchParams()
@@ -67,7 +72,7 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
   return {
     digest,
     size: len == null ? undefined : Number(len),
-    body: res.body as unknown as AsyncIterable<Uint8Array>,
+    body: explainCut(res.body as unknown as AsyncIterable<Uint8Array>, failed, () => failure),
     async finish () {
       // The done event races the end of the body: give it a moment, if the
       // node reported this fetch at all (a cache hit may send no events).
@@ -79,23 +84,80 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
   }
 }
 
+/** How long a cut body waits for the daemon's `failed` event that says why. */
+const FAILURE_EVENT_WAIT_MS = 5000
+
+/**
+ * The daemon cuts the body when a fetch fails after the headers (undici then
+ * says only "terminated"); the events stream carries the reason, so the
+ * error names it (e.g. the blob failed its digest).
+ */
+async function * explainCut (body: AsyncIterable<Uint8Array>, failed: Promise<void>, failure: () => string | undefined): AsyncGenerator<Uint8Array> {
+  try {
+    yield * body
+  } catch (err) {
+    await Promise.race([failed, new Promise(resolve => setTimeout(resolve, FAILURE_EVENT_WAIT_MS).unref())])
+    const why = failure()
+    if (why == null) throw err
+    throw new CliError(`the daemon's fetch failed: ${why}`)
+  }
+}
+
 export interface StandaloneOptions {
   bootstrap?: string[]
   dataDir?: string
 }
 
+/** An in-process node that serves one or more downloads (`get --standalone`). */
+export interface StandaloneSession {
+  open(r: GetRequest): Promise<OpenedBlob>
+  /** Stops the node and removes its temp folder. */
+  stop(): Promise<void>
+  /**
+   * On failure the process ends right after (main exits): stopping the node
+   * here can race a failed download's own timers (it leaves its gossip topic
+   * on a timer that throws once pubsub is stopped), so only the temp folder
+   * is removed.
+   */
+  abandon(): Promise<void>
+}
+
 /** Runs a node in this process for one download; its folder is removed afterwards unless given. */
 export async function openStandalone (r: GetRequest, o: StandaloneOptions): Promise<OpenedBlob> {
+  const session = await startStandalone(o)
+  try {
+    const opened = await session.open(r)
+    return {
+      ...opened,
+      async finish () {
+        try { return await opened.finish() } finally { await session.stop() }
+      },
+      async close () { await session.abandon() }
+    }
+  } catch (err) {
+    await session.stop()
+    throw err
+  }
+}
+
+/** Starts the in-process node; every `open` fetches through it. */
+export async function startStandalone (o: StandaloneOptions): Promise<StandaloneSession> {
   const { createNode } = await import('../node.js')
   const { originFromUrl } = await import('../origin/index.js')
   const dataDir = o.dataDir ?? await mkdtemp(join(tmpdir(), 'starling-get-'))
   const node = await createNode({ dataDir, listen: ['/ip4/0.0.0.0/tcp/0'], bootstrap: o.bootstrap })
-  const cleanup = async (): Promise<void> => {
+  const abandon = async (): Promise<void> => { if (o.dataDir == null) await rm(dataDir, { recursive: true, force: true }) }
+  const stop = async (): Promise<void> => {
     try { await node.stop() } catch {}
-    if (o.dataDir == null) await rm(dataDir, { recursive: true, force: true })
+    await abandon()
   }
   try {
     await node.start()
+  } catch (err) {
+    await stop()
+    throw err
+  }
+  async function open (r: GetRequest): Promise<OpenedBlob> {
     let digest = r.digest
     if (digest == null) {
       r.onImport?.()
@@ -140,17 +202,9 @@ export async function openStandalone (r: GetRequest, o: StandaloneOptions): Prom
       digest,
       size,
       body: body(),
-      async finish () {
-        try { return (await f).bytesBySource } finally { await cleanup() }
-      },
-      // On failure the process ends right after (main exits): stopping the
-      // node here can race the failed download's own timers (it leaves its
-      // gossip topic on a timer that throws once pubsub is stopped), so only
-      // the temp folder is removed.
-      async close () { if (o.dataDir == null) await rm(dataDir, { recursive: true, force: true }) }
+      async finish () { return (await f).bytesBySource },
+      async close () {}
     }
-  } catch (err) {
-    await cleanup()
-    throw err
   }
+  return { open, stop, abandon }
 }

@@ -167,6 +167,11 @@ async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerRespo
   }
   try {
     await pipeline(Readable.from(rest(), { objectMode: false }), res)
+  } catch (err) {
+    // Past the headers a failure can only cut the body: the events stream says why.
+    const e = err as Error
+    c.hub.emit(digest, { type: 'starling:fetch:failed', detail: { digest, name: e.name, message: e.message } })
+    throw err
   } finally {
     await it.return?.()
   }

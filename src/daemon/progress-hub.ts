@@ -1,6 +1,9 @@
 import type { FetchProgressEvent } from '../api.js'
 
-export type ProgressListener = (event: FetchProgressEvent) => void
+/** A fetch started through the API that failed after its body began: told to `starling get` so it can say why the body was cut. */
+export interface FetchFailedEvent { type: 'starling:fetch:failed', detail: { digest: string, name: string, message: string } }
+export type HubEvent = FetchProgressEvent | FetchFailedEvent
+export type ProgressListener = (event: HubEvent) => void
 
 /**
  * Fans the progress events of API-started fetches out to `/api/v1/events`
@@ -8,7 +11,7 @@ export type ProgressListener = (event: FetchProgressEvent) => void
  * from while it reads the blob on another request.
  */
 export interface ProgressHub {
-  emit(digest: string, event: FetchProgressEvent): void
+  emit(digest: string, event: HubEvent): void
   subscribe(digest: string, listener: ProgressListener): () => void
   listeners(digest: string): number
 }

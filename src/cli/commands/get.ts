@@ -9,7 +9,9 @@ import { createClient } from '../client.js'
 import { CliError, globals, type CliCommand, type CliContext } from '../context.js'
 import { openFromDaemon, openStandalone, type OpenedBlob } from '../get-sources.js'
 import { createProgress, share } from '../progress.js'
+import { copyBlob, type BlobSink } from '../save-blob.js'
 import { uploadFile } from './add.js'
+import { runGetHf } from './get-hf.js'
 import { digestArg } from './stat.js'
 
 interface GetFlags {
@@ -21,6 +23,10 @@ interface GetFlags {
   dataDir?: string
   progress?: boolean
   pieceMap?: string
+  include?: string[]
+  exclude?: string[]
+  hfToken?: string
+  lfsOnly?: boolean
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
@@ -28,7 +34,7 @@ const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?
 export const getCommand: CliCommand = (program, ctx) => {
   program.command('get')
     .description('fetch a blob through the swarm (URL as origin) and write it atomically')
-    .argument('<source>', 'http(s)/file URL to use as origin, or a digest (sha256:<hex> or CID) the swarm already has')
+    .argument('<source>', 'http(s)/file URL to use as origin, a digest (sha256:<hex> or CID) the swarm already has, or hf://ORG/REPO[@REV][/PATH]')
     .option('-o, --output <file>', 'where to write (- for stdout; default: the URL\'s file name, or the digest\'s hex)')
     .option('--digest <sha256:hex>', 'the expected digest: verified, and lets peers share the download')
     .option('-H, --header <header>', 'origin request header "Name: value", repeatable', collect)
@@ -37,11 +43,20 @@ export const getCommand: CliCommand = (program, ctx) => {
     .option('--data-dir <dir>', 'with --standalone: keep the store here (default: a temp folder, removed)')
     .option('--no-progress', 'never draw the progress bar')
     .option('--piece-map <cid>', 'the CID of the blob\'s piece map (`starling add`/`stat` print it): every piece is checked against it on arrival, none is taken on a peer\'s word')
+    .option('--include <glob>', 'hf://: fetch only files matching, repeatable (a glob without / matches the file name at any depth)', collect)
+    .option('--exclude <glob>', 'hf://: leave out files matching, repeatable', collect)
+    .option('--hf-token <token>', 'hf://: Hugging Face token, sent as Bearer to the hub (env HF_TOKEN; endpoint from env HF_ENDPOINT)')
+    .option('--lfs-only', 'hf://: leave out files kept in git rather than LFS (the hub lists no sha256 for them)')
     .action(async (source: string, flags: GetFlags, cmd) => { await runGet(ctx, cmd, source, flags) })
 }
 
 async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], source: string, f: GetFlags): Promise<void> {
   const g = globals(cmd)
+  if (/^hf:\/\//i.test(source)) {
+    if (f.digest != null || f.pieceMap != null || f.header != null) throw new CliError('--digest, --piece-map and -H do not apply to hf:// sources (the hub lists each file\'s sha256; use --hf-token)', 2)
+    return await interruptible(async (signal) => { await runGetHf(ctx, g, source, f, signal) })
+  }
+  if (f.include != null || f.exclude != null || f.lfsOnly === true) throw new CliError('--include, --exclude and --lfs-only are for hf:// sources', 2)
   const isUrl = /^(https?|file):\/\//i.test(source)
   const url = isUrl ? source : undefined
   let digest = f.digest != null ? await digestArg(f.digest) : undefined
@@ -83,14 +98,9 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
     opened = f.standalone === true
       ? await openStandalone(req, { bootstrap: f.bootstrap, dataDir: f.dataDir })
       : await openFromDaemon(client, req)
-    if (opened.size != null) bar.setTotal(opened.size)
     out = toStdout ? undefined : await createAtomicFile(resolve(target))
     const sink = out ?? stdoutSink(ctx)
-    for await (const chunk of opened.body) {
-      await sink.write(chunk)
-      bar.update(sink.bytes)
-    }
-    if (opened.size != null && sink.bytes !== opened.size) throw new CliError(`short read: got ${sink.bytes} of ${opened.size} bytes`)
+    await copyBlob(opened, sink, bar)
     const got = await sink.commit(opened.digest)
     const finishing = opened
     opened = undefined
@@ -111,7 +121,7 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
 }
 
 /** Writes to stdout with backpressure, hashing as it goes; the digest is checked at the end (nothing can be unwritten). */
-function stdoutSink (ctx: CliContext): Pick<AtomicFile, 'write' | 'bytes' | 'commit'> {
+function stdoutSink (ctx: CliContext): BlobSink {
   const hash = createHash('sha256')
   let bytes = 0
   return {
@@ -146,4 +156,16 @@ function defaultName (url: string | undefined, digest: string | undefined): stri
   }
   if (digest != null) return digest.slice('sha256:'.length)
   throw new CliError('cannot pick an output name: pass -o FILE', 2)
+}
+
+/** Runs `fn` with a signal that Ctrl-C aborts (exit code 130). */
+async function interruptible (fn: (signal: AbortSignal) => Promise<void>): Promise<void> {
+  const ac = new AbortController()
+  const onSigint = (): void => { ac.abort(new CliError('interrupted', 130)) }
+  process.once('SIGINT', onSigint)
+  try {
+    await fn(ac.signal)
+  } finally {
+    process.off('SIGINT', onSigint)
+  }
 }
