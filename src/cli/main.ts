@@ -17,6 +17,7 @@ import { lsCommand } from './commands/ls.js'
 import { peersCommand } from './commands/peers.js'
 import { rmCommand } from './commands/rm.js'
 import { statCommand } from './commands/stat.js'
+import { statusPageCommand } from './commands/status-page.js'
 import { versionCommand } from './commands/version.js'
 import type { CliCommand, CliContext } from './context.js'
 
@@ -33,7 +34,8 @@ const COMMANDS: CliCommand[] = [
   versionCommand,
   containerdConfigCommand,
   preheatCommand,
-  keygenCommand
+  keygenCommand,
+  statusPageCommand
 ]
 
 export function buildProgram (ctx: CliContext): Command {

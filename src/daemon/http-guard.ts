@@ -17,8 +17,12 @@ import { isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { HttpError } from './http-util.js'
 
-/** Paths any local caller may read without the token: probes and Prometheus scrapers carry none. */
-export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
+/**
+ * Paths any local caller may read without the token: probes and Prometheus
+ * scrapers carry none, and a browser cannot send one when it opens the
+ * status page (which holds no data: docs/status-page.md).
+ */
+export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/status', '/'])
 
 const WILDCARDS = new Set(['0.0.0.0', '::', ''])
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.'])
