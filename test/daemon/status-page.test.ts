@@ -25,6 +25,8 @@ const SIZE = 64 * MiB
 const ORIGIN_RATE = 512 * 1024
 /** Bounded waits: generous for a loaded 2-core CI box, each with its own message. */
 const WAIT_MS = 60_000
+/** A daemon's start on a box at load 80 (seen while this test was written) took over 30 s. */
+const START_MS = 90_000
 /** Set to copy the screenshot to docs/status-page.png (how the doc's picture is made). */
 const UPDATE_DOC_SCREENSHOT = process.env.STARLING_UPDATE_SCREENSHOT === '1'
 
@@ -90,16 +92,16 @@ beforeAll(async () => {
   digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`
   await writeFile(join(dir, 'blob.bin'), bytes)
   origin = await startOriginServer({ files: { '/blob.bin': join(dir, 'blob.bin') }, rateBytesPerSec: ORIGIN_RATE })
-  a = await startDaemonProcess(join(dir, 'a'), ['--location', 'dc1/a'])
+  a = await startDaemonProcess(join(dir, 'a'), ['--location', 'dc1/a'], START_MS)
   const boot = ['--bootstrap', a.addresses[0]];
   [b, c] = await Promise.all([
-    startDaemonProcess(join(dir, 'b'), [...boot, '--location', 'dc1/a']),
-    startDaemonProcess(join(dir, 'c'), [...boot, '--location', 'dc2/b'])
+    startDaemonProcess(join(dir, 'b'), [...boot, '--location', 'dc1/a'], START_MS),
+    startDaemonProcess(join(dir, 'c'), [...boot, '--location', 'dc2/b'], START_MS)
   ])
-  await Promise.all([b, c].map(async d => { await waitReady(d.api) }))
+  await Promise.all([b, c].map(async d => { await waitReady(d.api, WAIT_MS) }))
   // all three fetch: a peer's location is learnt from the blob's meta and gossip exchange
   for (const d of [a, b, c]) await startFetch(d)
-}, 120_000)
+}, 4 * START_MS)
 
 afterAll(async () => {
   await browser?.close().catch(() => {})
@@ -112,6 +114,11 @@ afterAll(async () => {
 }, 60_000)
 
 describe('status page', () => {
+  // as the registry tests do: skipping is for a developer's machine; CI installs chromium (.ci/run)
+  it.runIf(process.env.CI === 'true' && CHROMIUM == null)('CI has chromium', () => {
+    throw new Error('no chromium on PATH in CI: .ci/run installs the Debian package chromium')
+  })
+
   it('is served without the token and holds none; its data routes want the token; its CSP admits its own script', async () => {
     const token = await tokenOf(b)
     const res = await apiGet(b, '/status')
@@ -159,12 +166,16 @@ describe('status page', () => {
     expect(t.fetches).toBe(1)
 
     // the daemon's own record of the last minutes, which the page's chart starts from
-    const { samples } = await (await apiGet(b, '/api/v1/stats/history', token)).json() as { samples: Array<{ t: number, bytesIn: Record<string, number> }> }
+    type Sample = { t: number, bytesIn: Record<string, number> }
+    const total = (x: Sample): number => Object.values(x.bytesIn).reduce((n, v) => n + v, 0)
+    // sampled every 2 s: the first piece shows in the next sample
+    const samples = await waitFor('a history sample with bytes in', async () => {
+      const { samples } = await (await apiGet(b, '/api/v1/stats/history', token)).json() as { samples: Sample[] }
+      return total(samples.at(-1)!) > 0 ? samples : undefined
+    })
     expect(samples.length).toBeGreaterThanOrEqual(2)
     for (let i = 1; i < samples.length; i++) expect(samples[i].t).toBeGreaterThan(samples[i - 1].t)
-    const total = (x: { bytesIn: Record<string, number> }): number => Object.values(x.bytesIn).reduce((n, v) => n + v, 0)
     expect(total(samples[0])).toBe(0)
-    expect(total(samples.at(-1)!)).toBeGreaterThan(0)
   })
 
   it.skipIf(CHROMIUM == null)('renders b\'s peers by location and the live transfer in headless Chromium, with a screenshot', async () => {
