@@ -9,7 +9,8 @@
  * 2. Origin, when present: the API's own (`http://<Host>`) — else 403. A
  *    browser sends Origin on every cross-site POST.
  * 3. The bearer token, for everything but the open endpoints (/healthz,
- *    /readyz, /metrics: read-only, no blob data) — else 401.
+ *    /readyz, /metrics: read-only, no blob data; the status page: the same
+ *    HTML for everyone, no data) — else 401.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
