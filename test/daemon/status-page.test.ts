@@ -93,11 +93,15 @@ beforeAll(async () => {
   await writeFile(join(dir, 'blob.bin'), bytes)
   origin = await startOriginServer({ files: { '/blob.bin': join(dir, 'blob.bin') }, rateBytesPerSec: ORIGIN_RATE })
   a = await startDaemonProcess(join(dir, 'a'), ['--location', 'dc1/a'], START_MS)
-  const boot = ['--bootstrap', a.addresses[0]];
-  [b, c] = await Promise.all([
+  const boot = ['--bootstrap', a.addresses[0]]
+  // settled one by one: when one start fails, the other is still stopped in afterAll
+  const [sb, sc] = await Promise.allSettled([
     startDaemonProcess(join(dir, 'b'), [...boot, '--location', 'dc1/a'], START_MS),
     startDaemonProcess(join(dir, 'c'), [...boot, '--location', 'dc2/b'], START_MS)
   ])
+  if (sb.status === 'fulfilled') b = sb.value
+  if (sc.status === 'fulfilled') c = sc.value
+  for (const r of [sb, sc]) if (r.status === 'rejected') throw r.reason
   await Promise.all([b, c].map(async d => { await waitReady(d.api, WAIT_MS) }))
   // all three fetch: a peer's location is learnt from the blob's meta and gossip exchange
   for (const d of [a, b, c]) await startFetch(d)
