@@ -18,6 +18,7 @@ import { lsCommand } from './commands/ls.js'
 import { peersCommand } from './commands/peers.js'
 import { rmCommand } from './commands/rm.js'
 import { statCommand } from './commands/stat.js'
+import { statusPageCommand } from './commands/status-page.js'
 import { versionCommand } from './commands/version.js'
 import type { CliCommand, CliContext } from './context.js'
 
@@ -35,7 +36,8 @@ const COMMANDS: CliCommand[] = [
   containerdConfigCommand,
   preheatCommand,
   keygenCommand,
-  kubeLocationCommand
+  kubeLocationCommand,
+  statusPageCommand
 ]
 
 export function buildProgram (ctx: CliContext): Command {

@@ -16,6 +16,7 @@ import { createRequestGuard } from './http-guard.js'
 import { createMetrics } from './metrics.js'
 import { createProgressHub } from './progress-hub.js'
 import { checkReachable } from './reachable.js'
+import { createStatsHistory, createTransferLog } from './status-page/index.js'
 
 export interface Daemon {
   readonly node: StarlingNode
@@ -50,7 +51,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
   const psk = config.swarmKey == null ? undefined : await readSwarmKeyFile(config.swarmKey)
   const allowPeers = config.allowPeers == null ? undefined : await readAllowPeersFile(config.allowPeers)
   const create = components.createNode ?? (await import('../node.js')).createNode
-  const node = await create({
+  const bare = await create({
     dataDir: config.dataDir,
     listen: config.listen,
     bootstrap: config.bootstrap,
@@ -70,6 +71,9 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     allowPeers,
     logger: log
   })
+  // Every fetch the API and the mirror start shows on the status page.
+  const transfers = createTransferLog()
+  const node = transfers.track(bare)
   const cleanups: Array<() => Promise<void> | void> = []
   const stop = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
@@ -82,6 +86,9 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     cleanups.push(async () => { await node.stop() })
 
     const metrics = createMetrics(() => node.stats())
+    const history = createStatsHistory(() => node.stats())
+    history.start()
+    cleanups.push(() => { history.stop() })
     const gc = async (o: { signal?: AbortSignal } = {}): Promise<unknown> => {
       const r = await node.gc(o)
       if (r.evicted.length > 0) log.info({ evicted: r.evicted.length, freedBytes: r.freedBytes }, 'cache gc')
@@ -99,7 +106,9 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
       alone: config.bootstrap.length === 0,
       info: extra,
       gc,
-      allowFileImport: config.allowFileImport
+      allowFileImport: config.allowFileImport,
+      transfers,
+      history
     }
     const guardFor = (hostPort: string): ReturnType<typeof createRequestGuard> =>
       createRequestGuard({ token: apiToken.token, listenHost: splitHostPort(hostPort).host, extraHosts: config.apiHosts })

@@ -15,6 +15,7 @@ import type { RequestGuard } from './http-guard.js'
 import { abortOnClose, HttpError, passthroughHeaders, readJson, requireMediaType, sendError, sendJson, statusOf } from './http-util.js'
 import type { DaemonMetrics } from './metrics.js'
 import type { ProgressHub } from './progress-hub.js'
+import { serveStatusPage, STATUS_PATH, type StatsHistory, type TransferLog } from './status-page/index.js'
 import { version } from './version.js'
 
 export interface ApiComponents {
@@ -34,6 +35,10 @@ export interface ApiComponents {
   allowFileImport: boolean
   /** Serve only the open endpoints (a separate metrics listener). */
   openOnly?: boolean
+  /** The fetches for `/api/v1/transfers` and the status page. */
+  transfers: TransferLog
+  /** The byte counters of the last minutes, for `/api/v1/stats/history`. */
+  history: StatsHistory
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => void
@@ -64,6 +69,8 @@ async function route (c: ApiComponents, req: IncomingMessage, res: ServerRespons
   if (path === '/readyz') return readyz(c, res)
   if (path === '/metrics' && c.metrics != null) return await metrics(c.metrics, res)
   if (c.openOnly === true) throw new HttpError(404, `no route for ${method} ${path} on the metrics listener`)
+  // the status page (docs/status-page.md): no data in it, it reads the routes below with the token
+  if (path === STATUS_PATH || path === '/') return serveStatusPage(req, res, path)
 
   if (path === '/api/v1/info' && method === 'GET') {
     return sendJson(res, 200, {
@@ -78,6 +85,8 @@ async function route (c: ApiComponents, req: IncomingMessage, res: ServerRespons
   if (path === '/api/v1/peers' && method === 'GET') return sendJson(res, 200, { peers: c.node.peers() })
   // the node's counters, as /metrics has them (bytes in by source, uploads, pieces, origin requests), for `starling stat`
   if (path === '/api/v1/stats' && method === 'GET') return sendJson(res, 200, { ...c.node.stats(), cache: usage(c.node) })
+  if (path === '/api/v1/transfers' && method === 'GET') return sendJson(res, 200, { transfers: c.transfers.list() })
+  if (path === '/api/v1/stats/history' && method === 'GET') return sendJson(res, 200, { samples: c.history.samples() })
   if (path === '/api/v1/gc' && method === 'POST') return sendJson(res, 200, await c.gc({ signal }))
   if (path === '/api/v1/blobs' && method === 'GET') return sendJson(res, 200, { blobs: await c.node.list({ signal }) })
   if (path === '/api/v1/blobs' && method === 'POST') return await add(c, req, res, url, signal)

@@ -9,7 +9,8 @@
  * 2. Origin, when present: the API's own (`http://<Host>`) — else 403. A
  *    browser sends Origin on every cross-site POST.
  * 3. The bearer token, for everything but the open endpoints (/healthz,
- *    /readyz, /metrics: read-only, no blob data) — else 401.
+ *    /readyz, /metrics: read-only, no blob data; the status page: the same
+ *    HTML for everyone, no data) — else 401.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
@@ -17,8 +18,12 @@ import { isIP } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { HttpError } from './http-util.js'
 
-/** Paths any local caller may read without the token: probes and Prometheus scrapers carry none. */
-export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics'])
+/**
+ * Paths any local caller may read without the token: probes and Prometheus
+ * scrapers carry none, and a browser cannot send one when it opens the
+ * status page (which holds no data: docs/status-page.md).
+ */
+export const OPEN_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/status', '/'])
 
 const WILDCARDS = new Set(['0.0.0.0', '::', ''])
 const LOOPBACK_NAMES = new Set(['localhost', 'localhost.'])
