@@ -9,6 +9,8 @@ import { createClient } from '../client.js'
 import { CliError, globals, type CliCommand, type CliContext } from '../context.js'
 import { openFromDaemon, openStandalone, type OpenedBlob } from '../get-sources.js'
 import { createProgress, share } from '../progress.js'
+import { withCliSpan } from '../tracing.js'
+import { SPAN } from '../../tracing/names.js'
 import { uploadFile } from './add.js'
 import { digestArg } from './stat.js'
 
@@ -37,7 +39,7 @@ export const getCommand: CliCommand = (program, ctx) => {
     .option('--data-dir <dir>', 'with --standalone: keep the store here (default: a temp folder, removed)')
     .option('--no-progress', 'never draw the progress bar')
     .option('--piece-map <cid>', 'the CID of the blob\'s piece map (`starling add`/`stat` print it): every piece is checked against it on arrival, none is taken on a peer\'s word')
-    .action(async (source: string, flags: GetFlags, cmd) => { await runGet(ctx, cmd, source, flags) })
+    .action(async (source: string, flags: GetFlags, cmd) => { await withCliSpan(ctx.env, SPAN.cliGet, async () => { await runGet(ctx, cmd, source, flags) }) })
 }
 
 async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], source: string, f: GetFlags): Promise<void> {
