@@ -12,6 +12,7 @@ import type { Logger } from '../types.js'
 import { parseDigest } from '../content/index.js'
 import { originFromUrl } from '../origin/index.js'
 import type { RequestGuard } from './http-guard.js'
+import { importWithProgress, NDJSON } from './import-progress.js'
 import { abortOnClose, HttpError, passthroughHeaders, readJson, requireMediaType, sendError, sendJson, statusOf } from './http-util.js'
 import type { DaemonMetrics } from './metrics.js'
 import type { ProgressHub } from './progress-hub.js'
@@ -202,6 +203,11 @@ async function importUrl (c: ApiComponents, req: IncomingMessage, res: ServerRes
   checkOriginUrl(body.url, c.allowFileImport)
   const headers = (typeof body.headers === 'object' && body.headers != null ? body.headers : {}) as Record<string, string>
   const origin = originFromUrl(body.url, { headers })
+  if ((req.headers.accept ?? '').includes(NDJSON)) {
+    const r = await importWithProgress(c.node, origin, res, signal)
+    if (r != null) c.logger.info({ ...r, origin: origin.name }, 'imported URL')
+    return
+  }
   const r = await c.node.add(origin.read(undefined, { signal }), { signal })
   c.logger.info({ ...r, origin: origin.name }, 'imported URL')
   sendJson(res, 200, r)

@@ -80,11 +80,21 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
       headers,
       signal: ac.signal,
       onSource: bar.source,
-      onImport: () => { if (ctx.stderr.isTTY === true && g.json !== true) ctx.stderr.write(`no --digest: downloading ${url ?? ''} once through the ${f.standalone === true ? 'local node' : 'daemon'} to learn its digest\n`) }
+      onSize: (size: number) => { bar.setTotal(size) },
+      onImportProgress: (bytes: number, size: number | undefined) => {
+        if (size != null) bar.setTotal(size)
+        bar.update(bytes)
+      },
+      onImport: () => {
+        if (ctx.stderr.isTTY === true && g.json !== true) ctx.stderr.write(`no --digest: downloading ${url ?? ''} once through the ${f.standalone === true ? 'local node' : 'daemon'} to learn its digest\n`)
+        bar.stage('download')
+      }
     }
     opened = f.standalone === true
       ? await openStandalone(req, { bootstrap: f.bootstrap, dataDir: f.dataDir })
       : await openFromDaemon(client, req)
+    // After an import the bytes are already here: what is left is writing them out.
+    if (opened.imported != null) bar.stage('write')
     if (opened.size != null) bar.setTotal(opened.size)
     out = toStdout ? undefined : await createAtomicFile(resolve(target))
     const sink = out ?? stdoutSink(ctx)
