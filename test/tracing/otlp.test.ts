@@ -79,8 +79,9 @@ describe('tracing on: spans arrive at the OTLP receiver with their parent links'
       { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, timeoutMs: 90_000 })
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
-    const spans = await receiver.waitFor('fetch span from daemon a', s => named(s, 'starling.fetch', 'starling-daemon').some(f => f.attributes['starling.digest'] === digest) &&
-      named(s, 'starling get', 'starling-cli').length > 0)
+    // The spans of one trace end at different times and come in different batches: wait for the whole chain.
+    const spans = await receiver.waitFor('the CLI > API > fetch chain', s => named(s, 'starling get', 'starling-cli').some(cli =>
+      s.some(api => api.parentSpanId === cli.spanId && s.some(f => f.name === 'starling.fetch' && f.parentSpanId === api.spanId))))
     const cli = named(spans, 'starling get', 'starling-cli')[0]
     expect(cli.parentSpanId).toBe('')
     const api = spans.filter(s => s.name === 'GET /api/v1/blobs/{digest}' && s.parentSpanId === cli.spanId)
@@ -120,7 +121,8 @@ describe('tracing on: spans arrive at the OTLP receiver with their parent links'
     const res = await fetch(`${mirror}/v2/lib/app/blobs/${layerDigest}?ns=local`)
     expect(res.status).toBe(200)
     expect(sha256(new Uint8Array(await res.arrayBuffer()))).toBe(layerDigest)
-    const spans = await receiver.waitFor('the mirror fetch span', s => s.some(f => f.name === 'starling.fetch' && f.attributes['starling.digest'] === layerDigest))
+    const spans = await receiver.waitFor('the mirror fetch span and its parent', s => s.some(f => f.name === 'starling.fetch' && f.attributes['starling.digest'] === layerDigest &&
+      byId(s, f.parentSpanId) != null))
     const fetchSpan = spans.find(f => f.name === 'starling.fetch' && f.attributes['starling.digest'] === layerDigest)!
     const parent = byId(spans, fetchSpan.parentSpanId)
     expect(parent?.name).toBe('GET /v2/{name}/blobs/{digest}')
@@ -130,15 +132,26 @@ describe('tracing on: spans arrive at the OTLP receiver with their parent links'
 })
 
 describe('tracing off: nothing is sent', () => {
-  it('a daemon and a `starling get` with no endpoint send the receiver nothing, even on shutdown', async () => {
+  it('with no endpoint, or with one and OTEL_SDK_DISABLED=true, daemons and `starling get` send the receiver nothing, even on shutdown', async () => {
+    // The traced daemons first, stopped (and so flushed): from here on only the untraced ones could send.
+    for (const d of daemons) expect(await d.stop()).toBe(0)
     const before = receiver.requests()
-    const c = await startDaemonProcess(join(dir, 'c'), [], 30_000, { env: cleanEnv(FAST_EXPORT) })
-    daemons.push(c)
-    const r = await runCli(['--api', c.api, 'get', `${origin.url}/blob.bin`, '--digest', digest, '-o', join(dir, 'c.bin')], { timeoutMs: 90_000 })
-    expect(r.code).toBe(0)
+    const disabled = { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_SDK_DISABLED: 'true' }
+    const [c, d] = await Promise.all([
+      startDaemonProcess(join(dir, 'c'), [], 30_000, { env: cleanEnv(FAST_EXPORT) }),
+      startDaemonProcess(join(dir, 'd'), [], 30_000, { env: cleanEnv({ ...FAST_EXPORT, ...disabled }) })
+    ])
+    daemons.push(c, d)
+    const runs = await Promise.all([
+      runCli(['--api', c.api, 'get', `${origin.url}/blob.bin`, '--digest', digest, '-o', join(dir, 'c.bin')], { timeoutMs: 90_000 }),
+      runCli(['--api', d.api, 'get', `${origin.url}/blob.bin`, '--digest', digest, '-o', join(dir, 'd.bin')], { timeoutMs: 90_000, env: disabled })
+    ])
+    for (const r of runs) expect(r.code, r.stderr).toBe(0)
     // A stopped daemon would have flushed anything it buffered.
-    expect(await c.stop()).toBe(0)
-    expect(c.logs.some(l => String(l.msg).startsWith('tracing:'))).toBe(false)
+    for (const x of [c, d]) {
+      expect(await x.stop()).toBe(0)
+      expect(x.logs.some(l => String(l.msg).startsWith('tracing:'))).toBe(false)
+    }
     expect(receiver.requests()).toBe(before)
   })
 })
