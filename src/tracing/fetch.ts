@@ -126,6 +126,16 @@ export function createFetchTracing (): FetchTracing {
   }
 }
 
+/**
+ * Origin spans under the span active now, if one is recording (an import
+ * through the daemon's API: a download that is no fetch); else the origin as is.
+ */
+export function traceOriginInContext (origin: Origin): Origin {
+  const ctx = context.active()
+  if (trace.getSpan(ctx)?.isRecording() !== true) return origin
+  return traceOrigin(trace.getTracer(TRACER_NAME), origin, ctx)
+}
+
 /** The same Origin the node would build from a URL (src/node.ts), so it can be wrapped before the node sees it. */
 function toOrigin (o: NonNullable<FetchOptions['origin']>, headers: Record<string, string> | undefined): Origin {
   return typeof o === 'string' || o instanceof URL ? originFromUrl(o.toString(), { headers }) : o

@@ -45,7 +45,7 @@ beforeAll(async () => {
   // runCli merges process.env: nothing of the outer environment may turn tracing on by itself.
   for (const k of OTEL_VARS) delete process.env[k]
   dir = await tempDir('starling-otel-')
-  origin = await startOriginServer({ files: { '/blob.bin': blob, [`/v2/lib/app/blobs/${layerDigest}`]: layer } })
+  origin = await startOriginServer({ files: { '/blob.bin': blob, '/again.bin': blob, [`/v2/lib/app/blobs/${layerDigest}`]: layer } })
   receiver = await startOtlpReceiver()
 })
 
@@ -97,6 +97,21 @@ describe('tracing on: spans arrive at the OTLP receiver with their parent links'
     // every origin byte the fetch took is in an origin span under it
     expect(reads.reduce((n, s) => n + Number(s.attributes['starling.bytes']), 0)).toBeGreaterThanOrEqual(SIZE)
     for (const s of reads) expect(s.traceId).toBe(cli.traceId)
+  })
+
+  it('`starling get URL` without --digest: the import request is in the CLI\'s trace, with its origin reads under it', async () => {
+    const r = await runCli(['--api', a.api, 'get', `${origin.url}/again.bin`, '-o', join(dir, 'again.bin')],
+      { env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, timeoutMs: 90_000 })
+    expect(r.code, r.stderr).toBe(0)
+    const importOf = (s: ReceivedSpan[]): ReceivedSpan | undefined => s.find(x => x.name === 'POST /api/v1/import' && byId(s, x.parentSpanId)?.name === 'starling get')
+    const spans = await receiver.waitFor('the import span and its origin reads', s => {
+      const imp = importOf(s)
+      return imp != null && s.some(o => o.name === 'starling.origin.read' && o.parentSpanId === imp.spanId)
+    })
+    const imp = importOf(spans)!
+    const reads = spans.filter(o => o.name === 'starling.origin.read' && o.parentSpanId === imp.spanId)
+    expect(reads.reduce((n, s) => n + Number(s.attributes['starling.bytes']), 0)).toBe(SIZE)
+    expect(reads.every(o => o.attributes['starling.origin'] === `${origin.url}/again.bin`)).toBe(true)
   })
 
   it('a second daemon fetching from the first: piece spans are children of its fetch span', async () => {
