@@ -72,7 +72,10 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     psk,
     allowPeers,
     logger: log
-  }, tracing == null ? {} : { wrapTransfer: tracing.fetches.transfer })
+  }, tracing == null ? {} : { wrapTransfer: tracing.fetches.transfer }).catch(async (err: unknown) => {
+    await tracing?.shutdown()
+    throw err
+  })
   const node = tracing == null ? rawNode : tracing.fetches.node(rawNode)
   // First in, so last out: spans of the shutdown itself are flushed too.
   const cleanups: Array<() => Promise<void> | void> = tracing == null ? [] : [async () => { await tracing.shutdown() }]
