@@ -6,6 +6,7 @@
  */
 import type { Origin } from './origin/types.js'
 import type { BlobInfo, BlobStore, GcResult, StoreInit, StoreUsage } from './store/index.js'
+import type { TransferClient } from './transfer/types.js'
 import type { ByteSource, BytesBySource, Logger, Startable } from './types.js'
 
 export type { BlobInfo, BlobStore, GcResult, StoreInit, StoreUsage, Origin }
@@ -76,6 +77,12 @@ export interface StarlingNodeComponents {
    * node starts and stops what it returns.
    */
   store?: (init: StoreInit) => BlobStore
+  /**
+   * Wraps the client the download engine asks peers through (meta, piece
+   * sessions): to instrument piece requests, as the daemon's tracing does
+   * (src/tracing/fetch.ts). Default: the client as is.
+   */
+  wrapTransfer?: (client: TransferClient) => TransferClient
 }
 
 /** Typed progress events, in the style of Helia's `onProgress`. */

@@ -88,7 +88,8 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   }, {
     uploadLimiter: limits.upload
   })
-  const transfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
+  const baseTransfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
+  const transfer = components.wrapTransfer?.(baseTransfer) ?? baseTransfer
   const swarm = createSwarm({ libp2p, peerBook, logger: log }, {
     bootstrap: options.bootstrap,
     bootstrapDns

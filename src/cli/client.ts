@@ -2,6 +2,7 @@
  * The CLI side of the daemon's HTTP API (docs/http-api.md). Every failure
  * becomes a CliError with one readable line.
  */
+import { context, propagation } from '@opentelemetry/api'
 import { findApiToken } from '../daemon/api-token.js'
 import { DEFAULT_API } from '../daemon/defaults.js'
 import { CliError, type CliContext, type GlobalOptions } from './context.js'
@@ -29,6 +30,8 @@ export function createClient (g: GlobalOptions, ctx: CliContext): ApiClient {
     const t = await token
     const headers = new Headers(init.headers)
     if (t != null) headers.set('authorization', `Bearer ${t}`)
+    // W3C traceparent when the CLI traces (src/cli/tracing.ts); the API's no-op propagator adds nothing otherwise.
+    propagation.inject(context.active(), headers, { set: (h, k, v) => { h.set(k, v) } })
     let res: Response
     try {
       res = await fetch(base + path, { ...init, headers, method })

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { ByteSource, BytesBySource } from '../types.js'
 import type { ApiClient } from './client.js'
 import { CliError } from './context.js'
+import { importUrl } from './import-url.js'
 import { readEvents } from './sse.js'
 
 export interface GetRequest {
@@ -22,6 +23,10 @@ export interface GetRequest {
   onSource: (source: ByteSource, bytes: number) => void
   /** Told before a URL with no digest is downloaded once to learn its digest. */
   onImport?: () => void
+  /** How far that download got: bytes so far, and the size when the origin told it. */
+  onImportProgress?: (bytes: number, size: number | undefined) => void
+  /** The blob's size, as soon as the fetch knows it (before the body starts). */
+  onSize?: (size: number) => void
 }
 
 export interface OpenedBlob {
@@ -32,13 +37,44 @@ export interface OpenedBlob {
   finish(): Promise<BytesBySource | undefined>
   /** On failure: releases everything without waiting for the fetch to settle. */
   close(): Promise<void>
+  /** Bytes the URL's import took from the origin (no digest was given): the body then comes from the node's cache. */
+  imported?: number
+}
+
+/**
+ * The bytes of an import came from the origin; the fetch that follows
+ * reads them back from the node's cache, which is no second source. So the
+ * import's bytes are the origin's, and the cache counts only what it had before.
+ */
+export function creditImport (b: BytesBySource | undefined, imported: number | undefined): BytesBySource | undefined {
+  if (imported == null) return b
+  const base = b ?? { origin: 0, 'peer-local': 0, 'peer-remote': 0, cache: 0 }
+  return { ...base, origin: base.origin + imported, cache: Math.max(0, base.cache - imported) }
+}
+
+/** Reports the import's new bytes as origin bytes, and its progress. */
+function importTracker (r: GetRequest): { bytes: () => number, progress: (bytes: number, size: number | undefined) => void } {
+  let seen = 0
+  return {
+    bytes: () => seen,
+    progress (bytes, size) {
+      if (bytes > seen) r.onSource('origin', bytes - seen)
+      seen = Math.max(seen, bytes)
+      r.onImportProgress?.(bytes, size)
+    }
+  }
 }
 
 export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise<OpenedBlob> {
   let digest = r.digest
+  let imported: number | undefined
   if (digest == null) {
     r.onImport?.()
-    digest = (await client.json<{ digest: string }>('POST', '/api/v1/import', { url: r.url, headers: r.headers }, { signal: r.signal })).digest
+    const tracker = importTracker(r)
+    const got = await importUrl(client, { url: r.url!, headers: r.headers, signal: r.signal, onProgress: tracker.progress })
+    tracker.progress(got.size, got.size)
+    digest = got.digest
+    imported = got.size
   }
   // Subscribe to progress before the fetch starts, so no piece event is missed.
   const events = new AbortController()
@@ -52,7 +88,10 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
   const failed = new Promise<void>(resolve => { gotFailed = resolve })
   const sub = await client.request('GET', `/api/v1/events?digest=${digest}`, { signal: events.signal })
   void readEvents(sub.body!, (type, data) => {
-    if (type === 'start') sawStart = true
+    if (type === 'start') {
+      sawStart = true
+      if (typeof data.size === 'number') r.onSize?.(data.size)
+    }
     if (type === 'piece') r.onSource(data.source as ByteSource, data.bytes as number)
     if (type === 'done') { result = data.bytesBySource; gotDone() }
     if (type === 'failed') { failure = `${String(data.name)}: ${String(data.message)}`; gotFailed() }
@@ -78,9 +117,10 @@ export async function openFromDaemon (client: ApiClient, r: GetRequest): Promise
       // node reported this fetch at all (a cache hit may send no events).
       if (sawStart) await Promise.race([done, new Promise(resolve => setTimeout(resolve, 1000).unref())])
       events.abort()
-      return result
+      return creditImport(result, imported)
     },
-    async close () { events.abort() }
+    async close () { events.abort() },
+    imported
   }
 }
 
@@ -159,9 +199,22 @@ export async function startStandalone (o: StandaloneOptions): Promise<Standalone
   }
   async function open (r: GetRequest): Promise<OpenedBlob> {
     let digest = r.digest
+    let imported: number | undefined
     if (digest == null) {
       r.onImport?.()
-      digest = (await node.add(originFromUrl(r.url!, { headers: r.headers }).read(undefined, { signal: r.signal }), { signal: r.signal })).digest
+      const origin = originFromUrl(r.url!, { headers: r.headers })
+      const tracker = importTracker(r)
+      const total = await origin.stat({ signal: r.signal }).then(i => i.size, () => undefined)
+      tracker.progress(0, total)
+      async function * counted (): AsyncGenerator<Uint8Array> {
+        for await (const chunk of origin.read(undefined, { signal: r.signal })) {
+          tracker.progress(tracker.bytes() + chunk.byteLength, total)
+          yield chunk
+        }
+      }
+      const got = await node.add(counted(), { signal: r.signal })
+      digest = got.digest
+      imported = got.size
     }
     let size: number | undefined
     let started: () => void = () => {}
@@ -172,7 +225,7 @@ export async function startStandalone (o: StandaloneOptions): Promise<Standalone
       headers: r.headers,
       signal: r.signal,
       onProgress: (e) => {
-        if (e.type === 'starling:fetch:start') { size = e.detail.size; started() }
+        if (e.type === 'starling:fetch:start') { size = e.detail.size; r.onSize?.(size); started() }
         if (e.type === 'starling:fetch:piece') r.onSource(e.detail.source, e.detail.bytes)
       }
     })
@@ -202,7 +255,8 @@ export async function startStandalone (o: StandaloneOptions): Promise<Standalone
       digest,
       size,
       body: body(),
-      async finish () { return (await f).bytesBySource },
+      async finish () { return creditImport((await f).bytesBySource, imported) },
+      imported,
       async close () {}
     }
   }

@@ -9,6 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
 import { parseDuration, parseSize } from './size.js'
+import { tracesEndpoint } from '../tracing/endpoint.js'
 
 import { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS } from './defaults.js'
 import { defaultDataDir, defaultRuntimeDir } from './paths.js'
@@ -66,6 +67,8 @@ export interface DaemonConfig {
   /** Per-user folder where the daemon records where its API token is (for the CLI). */
   runtimeDir: string
   registry: RegistryConfig
+  /** OTLP/HTTP traces URL (`otlpEndpoint`, else the OTEL_EXPORTER_OTLP_* variables); undefined = tracing off (docs/tracing.md). */
+  otlpEndpoint?: string
 }
 
 /** The raw, unvalidated shape every source produces (same keys as the YAML file). */
@@ -130,6 +133,7 @@ const schema = z.strictObject({
   allowFileImport: bool.optional(),
   apiHosts: z.array(hostName).optional(),
   runtimeDir: z.string().min(1).optional(),
+  otlpEndpoint: url.optional(),
   registry: z.strictObject({
     listen: registryListen.optional(),
     upstreams: z.record(z.string().min(1), url).optional(),
@@ -218,8 +222,19 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
       upstreams: { ...DEFAULT_UPSTREAMS, ...c.registry?.upstreams },
       credentials: c.registry?.credentials ?? {},
       accessCheck: c.registry?.accessCheck
-    }
+    },
+    otlpEndpoint: otlpEndpointOf(c.otlpEndpoint, env)
   }
+}
+
+/** `otlpEndpoint` was validated with the rest; the standard OTEL_* variables are checked here, naming the variable. */
+function otlpEndpointOf (configured: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  const endpoint = tracesEndpoint(configured, env)
+  if (endpoint == null || configured != null) return endpoint
+  if (!url.safeParse(endpoint).success) {
+    throw new ConfigError(`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT: expected an http:// or https:// URL, got ${JSON.stringify(endpoint)}`)
+  }
+  return endpoint
 }
 
 /** `pskFile` is the old name of `swarmKey`; both at once must agree. */
@@ -257,7 +272,7 @@ async function readConfigFile (file: string): Promise<RawConfig> {
 const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'originPerLocation', 'cacheSize', 'uploadRate',
   'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile',
   'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir',
-  'bootstrapDns'] as const
+  'bootstrapDns', 'otlpEndpoint'] as const
 const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts', 'bootstrapDns'])
 
 function envName (key: string): string {

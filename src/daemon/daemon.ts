@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { StarlingNode, StarlingNodeOptions } from '../api.js'
+import type { StarlingNode, StarlingNodeComponents, StarlingNodeOptions } from '../api.js'
 import type { Logger, Startable } from '../types.js'
 import { ConfigError } from '../errors.js'
 import { loadOrCreateApiToken, writeApiRecord } from './api-token.js'
@@ -17,6 +17,8 @@ import { createMetrics } from './metrics.js'
 import { createProgressHub } from './progress-hub.js'
 import { checkReachable } from './reachable.js'
 import { createStatsHistory, createTransferLog } from './status-page/index.js'
+import { traceRequests } from '../tracing/http.js'
+import { apiRoute, startDaemonTracing } from './tracing.js'
 
 export interface Daemon {
   readonly node: StarlingNode
@@ -32,7 +34,7 @@ export interface Daemon {
 export interface DaemonComponents {
   logger: Logger
   /** Builds the node; the default is the library's createNode (tests pass a fake). */
-  createNode?: (options: StarlingNodeOptions) => Promise<StarlingNode>
+  createNode?: (options: StarlingNodeOptions, components?: StarlingNodeComponents) => Promise<StarlingNode>
   /** Builds the registry mirror; the default loads src/registry/ when present. */
   createRegistryMirror?: RegistryMirrorFactory
 }
@@ -51,7 +53,9 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
   const psk = config.swarmKey == null ? undefined : await readSwarmKeyFile(config.swarmKey)
   const allowPeers = config.allowPeers == null ? undefined : await readAllowPeersFile(config.allowPeers)
   const create = components.createNode ?? (await import('../node.js')).createNode
-  const bare = await create({
+  // Before the node, so its piece requests can be traced; undefined when tracing is off (nothing loaded).
+  const tracing = await startDaemonTracing(config.otlpEndpoint, log)
+  const rawNode = await create({
     dataDir: config.dataDir,
     listen: config.listen,
     bootstrap: config.bootstrap,
@@ -70,11 +74,15 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     psk,
     allowPeers,
     logger: log
+  }, tracing == null ? {} : { wrapTransfer: tracing.fetches.transfer }).catch(async (err: unknown) => {
+    await tracing?.shutdown()
+    throw err
   })
-  // Every fetch the API and the mirror start shows on the status page.
+  // Every fetch the API and the mirror start shows on the status page (and is traced, when tracing is on).
   const transfers = createTransferLog()
-  const node = transfers.track(bare)
-  const cleanups: Array<() => Promise<void> | void> = []
+  const node = transfers.track(tracing == null ? rawNode : tracing.fetches.node(rawNode))
+  // First in, so last out: spans of the shutdown itself are flushed too.
+  const cleanups: Array<() => Promise<void> | void> = tracing == null ? [] : [async () => { await tracing.shutdown() }]
   const stop = async (): Promise<void> => {
     for (const fn of cleanups.reverse()) {
       try { await fn() } catch (err) { log.warn({ err: (err as Error).message }, 'error while stopping') }
@@ -181,7 +189,7 @@ async function recordApi (config: DaemonConfig, apiUrl: string, tokenFile: strin
 
 async function listen (handler: RequestHandler, hostPort: string, what: string, cleanups: Array<() => Promise<void> | void>): Promise<string> {
   const { host, port } = splitHostPort(hostPort)
-  const server: Server = createServer(handler)
+  const server: Server = createServer(traceRequests(handler, apiRoute))
   // Long blob streams must not be cut by the default request timeout.
   server.requestTimeout = 0
   await new Promise<void>((resolve, reject) => {

@@ -12,6 +12,8 @@ import type { Logger } from '../types.js'
 import { parseDigest } from '../content/index.js'
 import { originFromUrl } from '../origin/index.js'
 import type { RequestGuard } from './http-guard.js'
+import { traceOriginInContext } from '../tracing/fetch.js'
+import { importWithProgress, NDJSON } from './import-progress.js'
 import { abortOnClose, HttpError, passthroughHeaders, readJson, requireMediaType, sendError, sendJson, statusOf } from './http-util.js'
 import type { DaemonMetrics } from './metrics.js'
 import type { ProgressHub } from './progress-hub.js'
@@ -215,7 +217,13 @@ async function importUrl (c: ApiComponents, req: IncomingMessage, res: ServerRes
   if (typeof body.url !== 'string') throw new HttpError(400, 'expected {"url": "https://...", "headers": {...}}')
   checkOriginUrl(body.url, c.allowFileImport)
   const headers = (typeof body.headers === 'object' && body.headers != null ? body.headers : {}) as Record<string, string>
-  const origin = originFromUrl(body.url, { headers })
+  // origin spans under this request's span when tracing is on (docs/tracing.md)
+  const origin = traceOriginInContext(originFromUrl(body.url, { headers }))
+  if ((req.headers.accept ?? '').includes(NDJSON)) {
+    const r = await importWithProgress(c.node, origin, res, signal)
+    if (r != null) c.logger.info({ ...r, origin: origin.name }, 'imported URL')
+    return
+  }
   const r = await c.node.add(origin.read(undefined, { signal }), { signal })
   c.logger.info({ ...r, origin: origin.name }, 'imported URL')
   sendJson(res, 200, r)

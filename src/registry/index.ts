@@ -14,6 +14,7 @@ import { MirrorContext, type RegistryMirrorInit } from './context.js'
 import { serveManifest } from './manifests.js'
 import { sendOciError } from './oci-errors.js'
 import { checkDigest, isValidName, isValidTag, parseRoute } from './validate.js'
+import { traceRequests } from '../tracing/http.js'
 
 export type { RegistryMirrorInit, Upstream } from './context.js'
 export { DOCKER_HUB } from './context.js'
@@ -44,6 +45,15 @@ export function parseListen (listen: string): { host: string, port: number } {
   const port = Number(m[3])
   if (port > 65535) throw new ConfigError(`registry listen address "${listen}": port out of range`)
   return { host: m[1] ?? (m[2] === '' ? DEFAULT_REGISTRY_HOST : m[2]), port }
+}
+
+/** A span name's route: the template, never the repository or digest (they would make every name unique). */
+function mirrorRoute (req: IncomingMessage): string {
+  const path = (req.url ?? '/').split('?')[0]
+  if (path === '/v2/' || path === '/v2') return '/v2/'
+  const route = parseRoute(path)
+  if (route == null) return '/{unknown}'
+  return route.kind === 'blobs' ? '/v2/{name}/blobs/{digest}' : '/v2/{name}/manifests/{reference}'
 }
 
 export function createRegistryMirror (components: RegistryMirrorComponents, init: RegistryMirrorInit): RegistryMirror {
@@ -98,12 +108,13 @@ export function createRegistryMirror (components: RegistryMirrorComponents, init
     get url () { return url },
     async start () {
       if (server != null) return
-      const s = createServer((req, res) => {
+      // A span per request (a no-op unless the daemon turned tracing on): the blob fetch it triggers is its child.
+      const s = createServer(traceRequests((req, res) => {
         handle(req, res).catch(err => {
           log.warn({ err }, 'registry mirror request failed')
           sendOciError(res, 'UNAVAILABLE', 'internal error')
         })
-      })
+      }, mirrorRoute))
       // Slow pullers are fine, idle sockets are not.
       s.keepAliveTimeout = 30_000
       await new Promise<void>((resolve, reject) => {

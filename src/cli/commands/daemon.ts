@@ -22,6 +22,7 @@ interface DaemonFlags {
   swarmKey?: string
   allowPeers?: string
   allowFileImport?: boolean
+  otlpEndpoint?: string
 }
 
 const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v]
@@ -48,6 +49,7 @@ export const daemonCommand: CliCommand = (program, ctx) => {
     .option('--swarm-key <file>', 'private swarm: talk only to nodes holding this swarm.key (make one with `starling keygen`)')
     .option('--allow-peers <file>', 'talk only to these peer ids: one per line, # comments')
     .option('--allow-file-import', 'let API callers make the daemon read its own files (file:// origins, add --by-path)')
+    .option('--otlp-endpoint <url>', 'send OpenTelemetry traces here over OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces (default: OTEL_EXPORTER_OTLP_*; none = off)')
     .action(async (flags: DaemonFlags, cmd: Command) => {
       // --api is a global option: for the daemon it is where to listen.
       const api = cmd.optsWithGlobals<{ api?: string }>().api
@@ -75,7 +77,8 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     gcInterval: f.gcInterval,
     swarmKey: f.swarmKey,
     allowPeers: f.allowPeers,
-    allowFileImport: f.allowFileImport
+    allowFileImport: f.allowFileImport,
+    otlpEndpoint: f.otlpEndpoint
   }
   if (f.registry != null || f.registryUpstream != null) {
     flags.registry = {

@@ -10,6 +10,8 @@ import { CliError, globals, type CliCommand, type CliContext } from '../context.
 import { openFromDaemon, openStandalone, type OpenedBlob } from '../get-sources.js'
 import { createProgress, share } from '../progress.js'
 import { copyBlob, type BlobSink } from '../save-blob.js'
+import { withCliSpan } from '../tracing.js'
+import { SPAN } from '../../tracing/names.js'
 import { uploadFile } from './add.js'
 import { runGetHf } from './get-hf.js'
 import { digestArg } from './stat.js'
@@ -47,7 +49,7 @@ export const getCommand: CliCommand = (program, ctx) => {
     .option('--exclude <glob>', 'hf://: leave out files matching, repeatable', collect)
     .option('--hf-token <token>', 'hf://: Hugging Face token, sent as Bearer to the hub (env HF_TOKEN; endpoint from env HF_ENDPOINT)')
     .option('--lfs-only', 'hf://: leave out files kept in git rather than LFS (the hub lists no sha256 for them)')
-    .action(async (source: string, flags: GetFlags, cmd) => { await runGet(ctx, cmd, source, flags) })
+    .action(async (source: string, flags: GetFlags, cmd) => { await withCliSpan(ctx.env, SPAN.cliGet, async () => { await runGet(ctx, cmd, source, flags) }) })
 }
 
 async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], source: string, f: GetFlags): Promise<void> {
@@ -93,11 +95,21 @@ async function runGet (ctx: CliContext, cmd: Parameters<typeof globals>[0], sour
       headers,
       signal: ac.signal,
       onSource: bar.source,
-      onImport: () => { if (ctx.stderr.isTTY === true && g.json !== true) ctx.stderr.write(`no --digest: downloading ${url ?? ''} once through the ${f.standalone === true ? 'local node' : 'daemon'} to learn its digest\n`) }
+      onSize: (size: number) => { bar.setTotal(size) },
+      onImportProgress: (bytes: number, size: number | undefined) => {
+        if (size != null) bar.setTotal(size)
+        bar.update(bytes)
+      },
+      onImport: () => {
+        if (ctx.stderr.isTTY === true && g.json !== true) ctx.stderr.write(`no --digest: downloading ${url ?? ''} once through the ${f.standalone === true ? 'local node' : 'daemon'} to learn its digest\n`)
+        bar.stage('download')
+      }
     }
     opened = f.standalone === true
       ? await openStandalone(req, { bootstrap: f.bootstrap, dataDir: f.dataDir })
       : await openFromDaemon(client, req)
+    // After an import the bytes are already here: what is left is writing them out.
+    if (opened.imported != null) bar.stage('write')
     out = toStdout ? undefined : await createAtomicFile(resolve(target))
     const sink = out ?? stdoutSink(ctx)
     await copyBlob(opened, sink, bar)

@@ -1,0 +1,5 @@
+export { tracesEndpoint, OTLP_TRACES_PATH } from './endpoint.js'
+export { startTracing, type Tracing, type TracingInit } from './sdk.js'
+export { createFetchTracing, traceOriginInContext, type FetchTracing } from './fetch.js'
+export { traceRequests, type HttpHandler } from './http.js'
+export { SPAN, ATTR, TRACER_NAME } from './names.js'
