@@ -24,7 +24,7 @@ export function heard (p: Pick<RemotePeer, 'lastSeen' | 'roundMs'>, now: number)
   p.lastSeen = Math.max(p.lastSeen, now)
 }
 
-/** How long a claim by a peer with this round estimate holds: our own freshness, or CLAIM_FRESH_ROUNDS of its rounds, whichever is longer, never past MAX_LIAR_PATIENCE_MS beyond ours. */
+/** How long a claim by a peer with this round estimate holds: our own freshness, or CLAIM_FRESH_ROUNDS of its rounds (at most MAX_LIAR_PATIENCE_MS), whichever is longer. */
 export function claimFreshFor (roundMs: number | undefined, ownFreshMs: number): number {
   return Math.max(ownFreshMs, Math.min(MAX_LIAR_PATIENCE_MS, CLAIM_FRESH_ROUNDS * (roundMs ?? 0)))
 }

@@ -74,6 +74,8 @@ export class Planner {
   #gatherDone = false
   /** Pieces nobody holds, counted once per pass (the crossing rule's fair share reads it for every piece). */
   #missing = 0
+  /** The last pass's count of pieces nobody holds (fewer now: a first copy arrived). */
+  #lastMissing = Infinity
   /** Holders with room for another request, found once per pass (see #freePeers). */
   #free?: Map<string, RemotePeer>
 
@@ -112,6 +114,10 @@ export class Planner {
     const avail = this.#c.originPerLocation === true && s.originUsable && this.#self.length > 0 ? view.localAvailability : view.availability
     const missing = this.missingEverywhere(s, avail)
     this.#missing = avail === view.availability ? missing : this.missingEverywhere(s)
+    // the swarm's origin pace for the stale-claim rule: the origin phase
+    // starts when the gathering ends, and every first copy restarts the clock
+    if (gathered && this.#missing < this.#lastMissing) view.noteFirstCopy(now)
+    if (gathered) this.#lastMissing = this.#missing
     const o = this.#c.options
     const actions = plan({
       now,

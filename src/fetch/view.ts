@@ -275,6 +275,8 @@ export class SwarmView {
    */
   busyStreakMs = BUSY_STREAK_MAX_MS
   claimStaleMs = CLAIM_STALE_MS
+  /** The swarm got a first copy of some piece (claims.ts: the stale-claim rule waits while first copies keep coming). */
+  noteFirstCopy (now: number): void { this.#claims.firstCopyAt = now }
 
   /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
   peerFailed (p: RemotePeer, i: number, err: any, now: number): void {

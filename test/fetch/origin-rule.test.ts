@@ -115,3 +115,45 @@ describe('OriginRule', () => {
     expect(got).toBe(PIECES)
   })
 })
+
+describe('OriginRule: an incomplete view and the owner\'s rounds', () => {
+  it('a node that sees one candidate while that candidate knows 49 takes only the lone budget, then asks again', () => {
+    const hub = peer('hub', { interestedHint: 49 })
+    const rule = new OriginRule('me', rv, () => true, () => undefined, { viewHints: true })
+    rule.setCandidates([hub], 0)
+    expect(rule.unsure).toBe(true)
+    let granted = 0
+    for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) granted++
+    // without the hint it would own about half of the pieces (two candidates)
+    expect(granted).toBe(ALONE_FIRST_PIECES)
+    expect(rule.lookAgain(1000, false, false)).toBe(true)
+  })
+
+  it('the same node without the hint (or with a hint near its own view) owns its rendezvous share', () => {
+    for (const hint of [undefined, 2]) {
+      const rule = new OriginRule('me', rv, () => true, () => undefined, { viewHints: true })
+      rule.setCandidates([peer('hub', { interestedHint: hint })], 0)
+      expect(rule.unsure).toBe(false)
+      let granted = 0
+      for (let i = 0; i < PIECES; i++) if (rule.mayFetch(i, 1000, times, PIECES)) granted++
+      expect(granted).toBeGreaterThan(PIECES / 4)
+    }
+  })
+
+  it('a crossing rule ignores view hints (they count origin candidates, not a location group)', () => {
+    const rule = new OriginRule('me', rv, () => true)
+    rule.setCandidates([peer('hub', { interestedHint: 49 })], 0)
+    expect(rule.unsure).toBe(false)
+  })
+
+  it('a claim holds for three of the claimer\'s own rounds when those are longer than our claim time', () => {
+    const rule = new OriginRule('me', rv, () => true, key => key === 'slow' ? 20_000 : undefined)
+    rule.setCandidates([peer('other')], 0)
+    const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0 && rv.score('slow', j) > rv.score('me', j) && rv.score('fast', j) > rv.score('me', j))!
+    const heard = 100_000 - 30_000 // 30 s ago: past our 13 s claim time, within 3 × 20 s
+    expect(rule.mayFetch(i, 100_000, times, PIECES, new Map([['slow', heard]]))).toBe(false)
+    expect(rule.mayFetch(i, 100_000, times, PIECES, new Map([['fast', heard]]))).toBe(true)
+    // …and the rounds' stretch stops at MAX_LIAR_PATIENCE_MS (60 s)
+    expect(rule.mayFetch(i, 200_000, times, PIECES, new Map([['slow', 200_000 - 61_000]]))).toBe(true)
+  })
+})

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { Bitfield, equalBytes } from '../../src/content/index.js'
 import { ProtocolError } from '../../src/errors.js'
 import { validateMeta } from '../../src/transfer/index.js'
+import { validateInterest } from '../../src/transfer/meta.js'
 import { MetaResponse } from '../../src/transfer/pb/meta.js'
 import { createPair, fakeLocalBlobs, makeBlob, type Pair } from './helpers.js'
 
@@ -99,5 +100,24 @@ describe('validateMeta', () => {
 
   it('returns undefined for NOT_FOUND', () => {
     expect(validateMeta(DIGEST, { ...good(), status: MetaResponse.Status.NOT_FOUND })).toBeUndefined()
+  })
+})
+
+describe('validateInterest: the peer exchange (r3)', () => {
+  const answer = (peers: Uint8Array[], interested = peers.length): MetaResponse => ({
+    status: MetaResponse.Status.NOT_FOUND, size: 0n, pieceSize: 0, complete: false, have: new Uint8Array(0), pieceDigests: [], location: 'dc1', wants: true, hasOrigin: true, fetching: [], peers: peers as Array<Uint8Array<ArrayBuffer>>, interested
+  })
+
+  it('decodes the named peers and the count; an entry that is no peer id is skipped', async () => {
+    const { generateKeyPair } = await import('@libp2p/crypto/keys')
+    const { peerIdFromPrivateKey } = await import('@libp2p/peer-id')
+    const ids = await Promise.all([1, 2].map(async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))))
+    const got = validateInterest(answer([ids[0].toMultihash().bytes, new Uint8Array([1, 2, 3]), ids[1].toMultihash().bytes, new Uint8Array(100)], 40), undefined)
+    expect(got?.peers).toEqual([ids[0].toString(), ids[1].toString()])
+    expect(got?.interested).toBe(40)
+  })
+
+  it('more than 32 named peers is a protocol error', () => {
+    expect(() => validateInterest(answer(Array.from({ length: 33 }, () => new Uint8Array(38))), undefined)).toThrow(ProtocolError)
   })
 })
