@@ -6,7 +6,8 @@
  * Options: --seed 1 --up-mbit 50,200 --down-mbit 500,1000 --origin-mbit 1000
  *   --slow 0.02 --dying 0.01 --gossip-delay-ms 20,200 --gossip-loss 0.05 --peers 30
  *   --freeze 10,0.33,5000 (nodes, at this share of the work, for ms)
- *   --wall-s 600 (give up after this much wall time) --trace-every-s 10 (virtual)
+ *   --wall-s 600 (give up after this much wall time) --until-s 3600 (virtual)
+ *   --trace-every-s 10 (virtual)
  * Prints origin ÷ blob, bytes crossing into each location ÷ blob, time ÷ T_min,
  * where T_min = max(S/u_origin, S/d_min, N·S/(u_origin + Σu_i)) over the
  * nodes that must finish (the bound of a perfect swarm: nobody can beat the
@@ -64,6 +65,7 @@ const r = await runSwarm({
   connectedPeers: arg('peers', 30),
   freeze,
   wallMs: arg('wall-s', Infinity) * 1000,
+  deadlineMs: arg('until-s', 3600) * 1000,
   trace: line => { console.log(line) },
   traceEveryMs: arg('trace-every-s', 10) * 1000
 })
@@ -77,5 +79,5 @@ console.log(`all verified: ${r.allVerified ? 'yes' : `NO (${r.verified}/${r.expe
 console.log(`origin bytes / blob: ${r.originRatio.toFixed(3)}`)
 console.log(`bytes crossing into each location / blob: ${Object.entries(r.crossInto).map(([l, x]) => `${l} ${x.toFixed(2)}`).join(', ')}`)
 console.log(`time until all finished: ${(r.virtualMs / 1000).toFixed(1)} s virtual; T_min ${(tMin / 1000).toFixed(1)} s; time / T_min: ${(r.virtualMs / tMin).toFixed(2)}`)
-console.log(`wall time: ${(r.wallMs / 1000).toFixed(1)} s (${r.timersFired} timers, ${r.gossipDelivered} gossip deliveries, ${r.duplicateWrites} duplicate pieces); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB` +
+console.log(`wall time: ${(r.wallMs / 1000).toFixed(1)} s, CPU ${r.cpuS.toFixed(1)} s (${r.timersFired} timers, ${r.gossipDelivered} gossip deliveries, ${r.duplicateWrites} duplicate pieces); peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB` +
   (listenerWarnings > 0 ? `; ${listenerWarnings} MaxListenersExceededWarning (engine)` : ''))

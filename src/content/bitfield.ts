@@ -1,3 +1,6 @@
+/** Set bits per byte value: a have-set is counted per byte, not per bit (one is built per gossip message). */
+const POPCOUNT = Uint8Array.from({ length: 256 }, (_, b) => { let c = 0; for (let v = b; v !== 0; v &= v - 1) c++; return c })
+
 /**
  * A have-set: bit i set means piece i is held. MSB-first in each byte, as in
  * BitTorrent, so the wire form is familiar.
@@ -16,7 +19,7 @@ export class Bitfield {
       if (length % 8 !== 0 && this.bytes.length > 0) {
         this.bytes[this.bytes.length - 1] &= 0xff << (8 - (length % 8))
       }
-      for (let i = 0; i < length; i++) if (this.get(i)) this.#count++
+      for (const b of this.bytes) this.#count += POPCOUNT[b]
     }
   }
 

@@ -29,6 +29,13 @@ export class ClaimBook {
    * every other first copy, then the bound runs — as for BUSY (view.ts).
    */
   set (p: RemotePeer, pieces: readonly number[], now: number, staleMs: number): void {
+    // The same list again (most messages): only the times move. Rebuilding
+    // both maps per gossip delivery was a twentieth of a 100-engine run.
+    if (pieces.length > 0 && p.claimingSince != null && sameOrder(p.fetching, pieces) &&
+      !(now - p.claimingSince > staleMs && now - (p.haveGrewAt ?? p.claimingSince) > staleMs)) {
+      for (const i of pieces) { p.fetching.set(i, now); this.#byPiece.get(i)?.set(p.key, now) }
+      return
+    }
     for (const i of p.fetching.keys()) this.#byPiece.get(i)?.delete(p.key)
     p.fetching.clear()
     if (pieces.length === 0) { p.claimingSince = undefined; return }
@@ -46,4 +53,12 @@ export class ClaimBook {
   claimers (i: number): ReadonlyMap<string, number> | undefined {
     return this.#byPiece.get(i)
   }
+}
+
+/** The map's keys are exactly `list`, in its order (so `list` has no duplicates). */
+function sameOrder (m: ReadonlyMap<number, number>, list: readonly number[]): boolean {
+  if (m.size !== list.length) return false
+  let k = 0
+  for (const i of m.keys()) if (list[k++] !== i) return false
+  return true
 }

@@ -37,6 +37,9 @@ export class OriginRule {
   readonly #positions = new Map<number, number>()
   /** The candidates (without us) the cached positions were computed against. */
   #rankedKeys = new Set<string>()
+  /** The same, as a list with their rendezvous bases (position's inner loop). */
+  #rankedList: string[] = []
+  #rankedBases: Uint32Array = new Uint32Array(0)
   readonly #waitingSince = new Map<number, number>()
   #windowStart = 0
   #takenInWindow = 0
@@ -121,6 +124,8 @@ export class OriginRule {
     for (const k of next) if (!this.#rankedKeys.has(k)) added.push(k)
     for (const k of this.#rankedKeys) if (!next.has(k)) removed.push(k)
     this.#rankedKeys = next
+    this.#rankedList = [...next]
+    this.#rankedBases = this.#rv.bases(this.#rankedList)
     if (this.#positions.size === 0) return
     if ((added.length + removed.length) * 2 > next.size) { this.#positions.clear(); return }
     for (const [i, pos] of this.#positions) {
@@ -136,9 +141,7 @@ export class OriginRule {
   position (i: number): number {
     let pos = this.#positions.get(i)
     if (pos == null) {
-      pos = 0
-      const mine = this.#rv.score(this.#self, i)
-      for (const k of this.#rankedKeys) if (this.#rv.outranks(k, this.#self, i, mine)) pos++
+      pos = this.#rv.countAbove(this.#rankedList, this.#rankedBases, this.#self, i)
       this.#positions.set(i, pos)
     }
     return pos
@@ -165,7 +168,7 @@ export class OriginRule {
     // swarm that is nearly every piece on nearly every pass, and the checks
     // below loop over claimers and candidates (a pass over 512 pieces cost
     // milliseconds at 100 engines).
-    if (pos > 0 && now - since < takeoverDelay(pos, this.#rv.unit(this.#self, i), t)) return false
+    if (this.#inDelay(i, pos, since, now, t)) return false
     if (this.#outclaimed(i, now, t, claimers)) return false
     if (pos > 0) {
       const interval = t.heartbeatMs * TAKEOVER_INTERVAL_HEARTBEATS
@@ -204,6 +207,23 @@ export class OriginRule {
     if (unsure) this.#aloneTaken++
     this.#waitingSince.delete(i)
     return true
+  }
+
+  /** Piece i is owned by a peer ranked above us and has not waited out its takeover delay since `since`. */
+  #inDelay (i: number, pos: number, since: number, now: number, t: TakeoverTimes): boolean {
+    return pos > 0 && now - since < takeoverDelay(pos, this.#rv.unit(this.#self, i), t)
+  }
+
+  /**
+   * Would `mayFetch(i)` now refuse at its first test (the takeover delay),
+   * with nothing to record? A scheduling pass asks this before the work
+   * that leads up to the rule: in a swarm spread over locations most pieces
+   * on most passes are held only elsewhere and not ours to bring in.
+   */
+  waitsOutDelay (i: number, now: number, t: TakeoverTimes): boolean {
+    if (this.alone) return false
+    const since = this.#waitingSince.get(i)
+    return since != null && this.#inDelay(i, this.position(i), since, now, t)
   }
 
   /**

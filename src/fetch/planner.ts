@@ -78,6 +78,12 @@ export class Planner {
   #lastMissing = Infinity
   /** Holders with room for another request, found once per pass (see #freePeers). */
   #free?: Map<string, RemotePeer>
+  /** The union of those holders' have-sets: a piece none of them holds is settled with one bit test. */
+  #freeHave = new Uint8Array(0)
+  /** The same over the free holders of our own location (a piece none of them holds can only come across a group boundary). */
+  #freeHaveLocal = new Uint8Array(0)
+  /** The takeover times of this pass. */
+  #times?: TakeoverTimes
 
   constructor (c: PlannerComponents) {
     this.#c = c
@@ -105,6 +111,7 @@ export class Planner {
   pass (s: PlannerState, now: number): Pass {
     const { view } = this.#c
     this.#free = undefined
+    this.#times = undefined
     this.originRule.setCandidates(view.candidates(this.#prefixes[this.#originDepth], now, true), now)
     for (const [d, rule] of this.crossRules) rule.setCandidates(view.candidates(this.#prefixes[d], now, false), now)
     const probeConnected = this.originRule.lookAgain(now, view.metaInflight > 0, view.size === 0 && this.#c.connectedPeers() === 0)
@@ -158,6 +165,11 @@ export class Planner {
     // find that out cost pieces × holders per pass, most of a 100-engine
     // simulation's time once the swarm was saturated.
     if (free.size === 0) return undefined
+    // No free peer holds i (most pieces on most passes of a busy swarm): the
+    // scan below would find none either. The union only ever over-covers
+    // (peers leave the free set during a pass), so a set bit means "look".
+    if ((this.#freeHave[i >> 3] & (0x80 >> (i & 7))) === 0) return undefined
+    if (this.#crossingWaits(s, i, now)) return undefined
     // the smaller of the two sets: the free peers that hold i, or i's holders that are free
     const holderKeys = view.holderKeys(i)
     if (holderKeys == null || holderKeys.size === 0) return undefined
@@ -205,6 +217,22 @@ export class Planner {
     return this.crossRules.get(d)!.mayFetch(i, now, this.takeoverTimes(), this.#missing, claimers) ? this.#taken(peer, extra) : undefined
   }
 
+  /**
+   * Settles a piece that only a crossing could bring, while every crossing
+   * rule still waits out its takeover delay for it: the scan below would end
+   * in such a rule's first refusal, with no probe to queue (every holder is
+   * checkable). Exactly that answer, without the scan: most pieces on most
+   * passes of a swarm spread over locations (millions of scans in a
+   * 100-engine simulation's first seconds of pieces).
+   */
+  #crossingWaits (s: PlannerState, i: number, now: number): boolean {
+    if (this.crossRules.size === 0 || s.refuted != null) return false
+    if ((this.#freeHaveLocal[i >> 3] & (0x80 >> (i & 7))) !== 0) return false
+    const times = this.#times ??= this.takeoverTimes()
+    for (const rule of this.crossRules.values()) if (!rule.waitsOutDelay(i, now, times)) return false
+    return s.trusted(i) || (!s.trustedOnly && this.#c.view.hasVoucher(i))
+  }
+
   /** The pass gives `peer` a request: a peer now full leaves the free set. */
   #taken (peer: RemotePeer, extra: ReadonlyMap<string, number>): RemotePeer {
     if (peer.inflight + (extra.get(peer.key) ?? 0) + 1 >= this.#c.options.perPeerPipeline) this.#free?.delete(peer.key)
@@ -216,9 +244,21 @@ export class Planner {
     if (this.#free != null) return this.#free
     const { view, options: o, peerBook } = this.#c
     const free = new Map<string, RemotePeer>()
+    let union = this.#freeHave
+    let local = this.#freeHaveLocal
+    union.fill(0)
+    local.fill(0)
     for (const p of view.all()) {
       if ((p.have?.count ?? 0) === 0 || p.inflight >= o.perPeerPipeline || p.busyUntil > now) continue
-      if (view.isHolder(p.key) && !peerBook.isBanned(p.key)) free.set(p.key, p)
+      if (!view.isHolder(p.key) || peerBook.isBanned(p.key)) continue
+      free.set(p.key, p)
+      const bytes = p.have!.bytes
+      if (union.length < bytes.length) { const grown = new Uint8Array(bytes.length); grown.set(union); union = this.#freeHave = grown }
+      for (let b = 0; b < bytes.length; b++) union[b] |= bytes[b]
+      // as nearest() ranks it: an unknown location counts as ours
+      if (depthOf(this.#self, p) < this.#self.length) continue
+      if (local.length < bytes.length) { const grown = new Uint8Array(bytes.length); grown.set(local); local = this.#freeHaveLocal = grown }
+      for (let b = 0; b < bytes.length; b++) local[b] |= bytes[b]
     }
     this.#free = free
     return free

@@ -14,6 +14,16 @@ import { heard } from './peer-rounds.js'
 /** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
 const DEPTH_CACHE_MAX = 1024
 
+/** Would `new Bitfield(n, bytes)` equal `have`? (A wire set may be longer, or carry bits past n: the copy trims them.) */
+function sameBits (have: Bitfield | undefined, n: number, bytes: Uint8Array): boolean {
+  if (have == null || have.length !== n) return false
+  const mine = have.bytes
+  if (bytes.length < mine.length) return false
+  const last = mine.length - 1
+  for (let b = 0; b < last; b++) if (mine[b] !== bytes[b]) return false
+  return last < 0 || mine[last] === (bytes[last] & (n % 8 === 0 ? 0xff : 0xff << (8 - (n % 8))))
+}
+
 /** A peer's "too many requests now" answer: a pause, not a failure. */
 export function isBusy (err: any): boolean {
   return err?.busy === true || err?.name === 'BusyError'
@@ -153,7 +163,8 @@ export class SwarmView {
     const size = Number(msg.size)
     if (size > 0 || msg.pieceSize > 0) this.#offer(size, msg.pieceSize)
     if (this.#size >= 0) {
-      if (size === this.#size && msg.pieceSize === this.#pieceSize) this.#setHave(p, new Bitfield(this.#n, msg.have), now)
+      // An unchanged have-set (most messages) changes nothing: no copy, no count.
+      if (size === this.#size && msg.pieceSize === this.#pieceSize && !this.#unchanged(p, msg.have)) this.#setHave(p, new Bitfield(this.#n, msg.have), now)
     } else if (size > 0) {
       this.#early.set(key, msg.have)
     }
@@ -234,6 +245,14 @@ export class SwarmView {
 
   #offer (size: number, pieceSize: number): void {
     if (this.sizeOffer == null && size >= 0 && pieceSize > 0) this.sizeOffer = { size, pieceSize }
+  }
+
+  /** Would #setHave with these bytes leave everything as it is? Then it is skipped (only the high-water mark is kept up, as it would). */
+  #unchanged (p: RemotePeer, bytes: Uint8Array): boolean {
+    if (!sameBits(p.have, this.#n, bytes)) return false
+    if (this.#holders.isCounted(p.key) !== (!this.#peerBook.isBanned(p.key) && p.demoted !== true)) return false
+    p.mostHeld = Math.max(p.mostHeld ?? 0, p.have!.count)
+    return true
   }
 
   #setHave (p: RemotePeer, have: Bitfield, now?: number): void {
@@ -424,6 +443,9 @@ export class SwarmView {
   contradicted (i: number, digest: Uint8Array, equal: (a: Uint8Array, b: Uint8Array) => boolean): RemotePeer[] {
     return this.#vouchers.contradicted(i, digest, equal)
   }
+
+  /** Would `voucher(i)` find one? Nothing changes (vouchers.ts). */
+  hasVoucher (i: number): boolean { return this.#vouchers.has(i) }
 
   /** A peer that vouched for a digest of piece i, preferring `first` (vouchers.ts). */
   voucher (i: number, first?: RemotePeer): { key: string, digest: Uint8Array } | undefined {

@@ -39,6 +39,16 @@ export class Vouchers {
     return liars
   }
 
+  /** Would `voucher(i)` find one? The same answer, with nothing repaired (a scheduling pass asks it for pieces it then leaves alone). */
+  has (i: number): boolean {
+    const known = this.#some.get(i)
+    if (known == null) return false
+    const kp = this.#peers.get(known)
+    if (kp?.claimed.get(i) != null && !this.#peers.isBanned(kp.key)) return true
+    for (const p of this.#peers.all()) if (p.claimed.get(i) != null && !this.#peers.isBanned(p.key)) return true
+    return false
+  }
+
   /**
    * A peer that vouched for a digest of piece i, preferring `first`: a piece
    * relayed by a peer that did not vouch for it is checked against the claim

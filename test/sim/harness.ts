@@ -102,6 +102,8 @@ export interface SwarmResult {
   /** Virtual ms from the start to where the run stopped. */
   endMs: number
   wallMs: number
+  /** CPU seconds the run took (the machine may be shared: wall time then says little). */
+  cpuS: number
   /** Cost of the simulator itself. */
   timersFired: number
   gossipDelivered: number
@@ -145,6 +147,7 @@ function draw (rng: Rng, bps: Bps): number {
 
 export async function runSwarm (o: SwarmOptions): Promise<SwarmResult> {
   const wall0 = performance.now()
+  const cpu0 = process.cpuUsage()
   const rng = new Rng(o.seed)
   const clock = new SimClock()
   const net = new SimNetwork(clock, rng, { delayMs: o.gossipDelayMs ?? [5, 50], loss: o.gossipLoss ?? 0 })
@@ -229,7 +232,7 @@ export async function runSwarm (o: SwarmOptions): Promise<SwarmResult> {
     clock.every(o.traceEveryMs ?? 5000, () => {
       let held = 0
       for (const n of expected) held += n.store.held
-      trace(`  t=${((clock.now() - t0) / 1000).toFixed(1)} s: ${(100 * held / need).toFixed(1)} % held, ${settled}/${expected.length} done, origin ${(origin.bytes / blob.size).toFixed(3)}×, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s, ${clock.fired} timers, ${net.gossipDelivered} gossip deliveries`)
+      trace(`  t=${((clock.now() - t0) / 1000).toFixed(1)} s: ${(100 * held / need).toFixed(1)} % held, ${settled}/${expected.length} done, origin ${(origin.bytes / blob.size).toFixed(3)}×, wall ${((performance.now() - wall0) / 1000).toFixed(1)} s, cpu ${cpuSeconds(cpu0).toFixed(1)} s, ${clock.fired} timers, ${net.gossipDelivered} gossip deliveries`)
     })
   }
 
@@ -258,11 +261,18 @@ export async function runSwarm (o: SwarmOptions): Promise<SwarmResult> {
     stop,
     endMs: clock.now() - t0,
     wallMs: performance.now() - wall0,
+    cpuS: cpuSeconds(cpu0),
     timersFired: clock.fired,
     gossipDelivered: net.gossipDelivered,
     duplicateWrites: nodes.reduce((a, n) => a + n.store.duplicateWrites, 0),
     nodeSpecs: nodes.map(n => ({ location: n.location, upBps: net.bandwidth(n.peer.key).up, downBps: net.bandwidth(n.peer.key).down, dying: n.dying, slow: slow.has(n.index) }))
   }
+}
+
+/** CPU seconds (user + system) of this process since `since`: on a shared machine, the figure wall time is not. */
+function cpuSeconds (since: NodeJS.CpuUsage): number {
+  const u = process.cpuUsage(since)
+  return (u.user + u.system) / 1e6
 }
 
 /** A random symmetric graph: each node dials `degree / 2` others, as a DHT routing table would fill up. */
