@@ -31,8 +31,7 @@ export class ClaimBook {
   set (p: RemotePeer, pieces: readonly number[], now: number, staleMs: number): void {
     // The same list again (most messages): only the times move. Rebuilding
     // both maps per gossip delivery was a twentieth of a 100-engine run.
-    if (pieces.length > 0 && p.claimingSince != null && sameOrder(p.fetching, pieces) &&
-      !(now - p.claimingSince > staleMs && now - (p.haveGrewAt ?? p.claimingSince) > staleMs)) {
+    if (pieces.length > 0 && p.claimingSince != null && sameOrder(p.fetching, pieces) && !this.#stale(p, p.claimingSince, now, staleMs)) {
       for (const i of pieces) { p.fetching.set(i, now); this.#byPiece.get(i)?.set(p.key, now) }
       return
     }
@@ -40,13 +39,18 @@ export class ClaimBook {
     p.fetching.clear()
     if (pieces.length === 0) { p.claimingSince = undefined; return }
     p.claimingSince ??= now
-    if (now - p.claimingSince > staleMs && now - (p.haveGrewAt ?? p.claimingSince) > staleMs && now - this.firstCopyAt > staleMs) return
+    if (this.#stale(p, p.claimingSince, now, staleMs)) return
     for (const i of pieces) {
       p.fetching.set(i, now)
       let m = this.#byPiece.get(i)
       if (m == null) { m = new Map(); this.#byPiece.set(i, m) }
       m.set(p.key, now)
     }
+  }
+
+  /** Claiming since `since` with no growth of its own and no first copy in the swarm, each for longer than `staleMs`. */
+  #stale (p: RemotePeer, since: number, now: number, staleMs: number): boolean {
+    return now - since > staleMs && now - (p.haveGrewAt ?? since) > staleMs && now - this.firstCopyAt > staleMs
   }
 
   /** Peers claiming piece i for the origin, with when we heard the claim. */

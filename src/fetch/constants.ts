@@ -81,7 +81,7 @@ export const MAX_CLAIMS = 256
  * alone must be cheap to test and expensive to act on.
  */
 export const ALONE_FIRST_PIECES = 4
-/** A view is incomplete when a candidate knows more than this many times as many interested peers as we do: the lone node's budget applies (origin-rule.ts). */
+/** A view is incomplete when a candidate knows more than this many times as many interested peers as we do: we then rank ourselves against the peers we have not met too (origin-rule.ts). */
 export const INCOMPLETE_VIEW_FACTOR = 2
 /** A lone node looks again once the last look's answers are in, at most this often; each look that still finds nobody doubles its budget. */
 export const ALONE_LOOK_AGAIN_MS = 250

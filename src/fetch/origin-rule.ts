@@ -73,14 +73,15 @@ export class OriginRule {
   get candidates (): RemotePeer[] { return this.#cands }
   get alone (): boolean { return this.#cands.length === 0 }
   /**
-   * Our view is incomplete: a candidate told us (meta peer exchange) it
-   * knows more than INCOMPLETE_VIEW_FACTOR times as many interested peers
-   * as we do. A node that met the swarm through one bootstrap peer would
-   * otherwise own half of every piece; like a node that believes it is
-   * alone, it takes a few origin pieces and looks again (lookAgain).
+   * Candidates we know of but have not met: when a candidate told us (meta
+   * peer exchange) it knows more than INCOMPLETE_VIEW_FACTOR times as many
+   * interested peers as we do, the difference. A node that met the swarm
+   * through one bootstrap peer would otherwise own half of every piece; it
+   * ranks itself against these unseen peers too (#beatsUnseen), so it owns
+   * about its share of the real swarm until it has met them.
    */
-  get unsure (): boolean { return this.alone || this.#incomplete }
-  #incomplete = false
+  get unseen (): number { return this.#unseen }
+  #unseen = 0
   /** When the candidate set last changed (views converge when it stops changing). */
   get changedAt (): number { return this.#changedAt }
 
@@ -90,7 +91,7 @@ export class OriginRule {
     if (this.#viewHints) {
       let hint = 0
       for (const p of cands) hint = Math.max(hint, p.interestedHint ?? 0)
-      this.#incomplete = hint + 1 > INCOMPLETE_VIEW_FACTOR * (cands.length + 1)
+      this.#unseen = hint + 1 > INCOMPLETE_VIEW_FACTOR * (cands.length + 1) ? hint - cands.length : 0
     }
     // The view hands back the same array while nothing it depends on changed.
     if (cands === this.#cands) return
@@ -160,7 +161,10 @@ export class OriginRule {
       this.lastGrant = { how: 'alone', pos: 0, waitedMs: 0 }
       return true
     }
-    const pos = this.position(i)
+    let pos = this.position(i)
+    // first among those we know, but not among those we know of: a piece
+    // that waits for its owner like any other, and is taken over like one
+    if (pos === 0 && this.#unseen > 0 && !this.#beatsUnseen(i)) pos = 1
     let since = this.#waitingSince.get(i)
     if (since == null) { since = now; this.#waitingSince.set(i, now) }
     // The cheap test first: a piece owned by a peer ranked above us waits out
@@ -176,8 +180,6 @@ export class OriginRule {
       if (this.#takenInWindow >= fairShare(missing, this.#cands.length)) return false
     }
     if (!mayFetchForLocation(this.#self, i, this.#cands, this.#rv, now, t, since, pos)) return false
-    const unsure = this.unsure
-    if (unsure && this.#aloneTaken >= this.#aloneBudget) return false
     if (pos > 0) {
       // Our view says the owner failed; before acting on it, ask the peers
       // ranked above us directly (one meta exchange each) and decide again
@@ -204,7 +206,6 @@ export class OriginRule {
     } else {
       this.lastGrant = { how: 'owner', pos: 0, waitedMs: now - since }
     }
-    if (unsure) this.#aloneTaken++
     this.#waitingSince.delete(i)
     return true
   }
@@ -253,6 +254,23 @@ export class OriginRule {
     return bound
   }
 
+  /** Piece i is ours by the rule (claimed as ours to fetch next): first among the candidates, known and unseen. */
+  owns (i: number): boolean {
+    return this.position(i) === 0 && (this.#unseen === 0 || this.#beatsUnseen(i))
+  }
+
+  /**
+   * Would we still rank first with the unseen candidates added? Each unseen
+   * peer's score is unknown but uniform, so we beat k of them with
+   * probability u^k, u our own score in [0, 1): decided by a second hash
+   * of ours, fixed per piece, so every pass decides the same and the node
+   * owns about 1/(k + known + 1) of the pieces, its share of the real swarm.
+   */
+  #beatsUnseen (i: number): boolean {
+    const u = this.#rv.score(this.#self, i) / 2 ** 32
+    return this.#rv.unit(this.#self, i) < u ** this.#unseen
+  }
+
   /** How long ago the newest claim on piece i by a peer ranked above us was heard (undefined: none was). */
   #newestClaimAbove (i: number, now: number, claimers?: ReadonlyMap<string, number>): number | undefined {
     const mine = this.#rv.score(this.#self, i)
@@ -290,14 +308,13 @@ export class OriginRule {
    * others after a few pieces, not after the whole blob.
    */
   lookAgain (now: number, answersPending: boolean, nobodyToAsk: boolean): boolean {
-    const alone = this.alone
-    if (!alone && !this.unsure) {
+    if (!this.alone) {
       this.#aloneBudget = ALONE_FIRST_PIECES
       this.#aloneTaken = 0
       return false
     }
     // Not connected to anyone: there is nothing to test the belief against.
-    if (alone && nobodyToAsk) { this.#aloneBudget = Infinity; return false }
+    if (nobodyToAsk) { this.#aloneBudget = Infinity; return false }
     if (this.#aloneTaken < this.#aloneBudget || answersPending || now - this.#lastLook < ALONE_LOOK_AGAIN_MS) return false
     if (this.#lastLook > -Infinity) this.#aloneBudget *= 2
     this.#lastLook = now

@@ -320,7 +320,7 @@ export class Planner {
     const avail = view.availability
     for (let i = 0; i < s.n && claims.size < K.MAX_CLAIMS; i++) {
       if (s.have.get(i) || avail[i] > 0 || attempts.has(i)) continue
-      if (this.originRule.position(i) === 0) claims.add(i)
+      if (this.originRule.owns(i)) claims.add(i)
     }
     return [...claims]
   }
