@@ -52,4 +52,14 @@ export class Bitfield {
   }
 
   clone (): Bitfield { return new Bitfield(this.length, this.bytes) }
+
+  /** Would `new Bitfield(n, bytes)` equal this one? (A wire set may be longer, or carry bits past n: the copy trims them.) Compared without a copy: most gossip repeats a have-set unchanged. */
+  sameAs (n: number, bytes: Uint8Array): boolean {
+    if (this.length !== n) return false
+    const mine = this.bytes
+    if (bytes.length < mine.length) return false
+    const last = mine.length - 1
+    for (let b = 0; b < last; b++) if (mine[b] !== bytes[b]) return false
+    return last < 0 || mine[last] === (bytes[last] & (n % 8 === 0 ? 0xff : 0xff << (8 - (n % 8))))
+  }
 }

@@ -37,7 +37,7 @@ export class ClaimBook {
     }
     for (const i of p.fetching.keys()) this.#byPiece.get(i)?.delete(p.key)
     p.fetching.clear()
-    if (pieces.length === 0) { p.claimingSince = undefined; return }
+    if (pieces.length === 0) { p.claimingSince = undefined; p.claimsStaleAt = undefined; return }
     p.claimingSince ??= now
     if (this.#stale(p, p.claimingSince, now, staleMs)) return
     for (const i of pieces) {
@@ -48,9 +48,20 @@ export class ClaimBook {
     }
   }
 
-  /** Claiming since `since` with no growth of its own and no first copy in the swarm, each for longer than `staleMs`. */
+  /**
+   * Claiming since `since` with no growth of its own and no first copy in
+   * the swarm, each for longer than `staleMs`. Once stale, a peer's claims
+   * stay ignored until its own have-set grows: the first copies our
+   * takeovers of its pieces bring must not make a liar believed again.
+   */
   #stale (p: RemotePeer, since: number, now: number, staleMs: number): boolean {
-    return now - since > staleMs && now - (p.haveGrewAt ?? since) > staleMs && now - this.firstCopyAt > staleMs
+    if (p.claimsStaleAt != null) {
+      if ((p.haveGrewAt ?? -Infinity) <= p.claimsStaleAt) return true
+      p.claimsStaleAt = undefined
+    }
+    const stale = now - since > staleMs && now - (p.haveGrewAt ?? since) > staleMs && now - this.firstCopyAt > staleMs
+    if (stale) p.claimsStaleAt = now
+    return stale
   }
 
   /** Peers claiming piece i for the origin, with when we heard the claim. */

@@ -294,6 +294,11 @@ export class OriginRule {
     return ranked.slice(0, ranked.indexOf(this.#self))
   }
 
+  /** Some peer holds piece i now: its wait on the owner ends (it starts anew if the piece goes missing again). */
+  stopWaiting (i: number): void {
+    if (this.#waitingSince.delete(i)) this.#asked.delete(i)
+  }
+
   /** A piece arrived or is no longer ours to wait for. */
   settled (i: number): void {
     this.#waitingSince.delete(i)

@@ -24,6 +24,16 @@ export function heard (p: Pick<RemotePeer, 'lastSeen' | 'roundMs'>, now: number)
   p.lastSeen = Math.max(p.lastSeen, now)
 }
 
+/**
+ * The round its claims are judged by: only a peer that has shown progress
+ * (its have-set grew at least once) earns the stretch. A liar that holds
+ * nothing and answers only when asked would otherwise look like a starved
+ * owner whose rounds are long.
+ */
+export function patienceRound (p: Pick<RemotePeer, 'roundMs' | 'haveGrewAt'> | undefined): number | undefined {
+  return p?.haveGrewAt == null ? undefined : p.roundMs
+}
+
 /** How long a claim by a peer with this round estimate holds: our own freshness, or CLAIM_FRESH_ROUNDS of its rounds (at most MAX_LIAR_PATIENCE_MS), whichever is longer. */
 export function claimFreshFor (roundMs: number | undefined, ownFreshMs: number): number {
   return Math.max(ownFreshMs, Math.min(MAX_LIAR_PATIENCE_MS, CLAIM_FRESH_ROUNDS * (roundMs ?? 0)))

@@ -3,6 +3,7 @@ import type { PeerBook } from '../swarm/index.js'
 import { WHOLE, type Attempts } from './attempts.js'
 import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
+import { patienceRound } from './peer-rounds.js'
 import type { Pace } from './pace.js'
 import type { TakeoverTimes } from './policy.js'
 import { entryDepth, nearest, ORIGIN, segments } from './groups.js'
@@ -95,7 +96,7 @@ export class Planner {
     this.#self = segments(c.location)
     this.#prefixes = Array.from({ length: this.#self.length + 1 }, (_, d) => this.#self.slice(0, d))
     this.#originDepth = entryDepth(this.#self, ORIGIN, { originPerLocation: c.originPerLocation === true }) ?? 0
-    const roundOf = (key: string): number | undefined => c.view.get(key)?.roundMs
+    const roundOf = (key: string): number | undefined => patienceRound(c.view.get(key))
     this.originRule = new OriginRule(c.selfId, c.rv, replied, roundOf, { viewHints: true })
     for (let d = 1; d <= this.#self.length; d++) this.crossRules.set(d, new OriginRule(c.selfId, c.rv, replied, roundOf))
   }
@@ -121,6 +122,7 @@ export class Planner {
     const avail = this.#c.originPerLocation === true && s.originUsable && this.#self.length > 0 ? view.localAvailability : view.availability
     const missing = this.missingEverywhere(s, avail)
     this.#missing = avail === view.availability ? missing : this.missingEverywhere(s)
+    this.#restartWaits(s, avail)
     // the swarm's origin pace for the stale-claim rule: the origin phase
     // starts when the gathering ends, and every first copy restarts the clock
     if (gathered && this.#missing < this.#lastMissing) view.noteFirstCopy(now)
@@ -298,6 +300,18 @@ export class Planner {
 
   takeoverTimes (): TakeoverTimes {
     return this.#c.pace.takeoverTimes(this.swarmSize())
+  }
+
+  /**
+   * A wait on a piece's owner counts only while nobody holds the piece: one
+   * that a peer holds stops waiting, and starts again if it goes missing
+   * again (its holders forgotten after failed requests, or demoted). At 50
+   * processes, pieces whose holders dropped out of a view 150 s after their
+   * first copy were taken over at once — they had "waited" 190–280 s — and
+   * the origin sent them three and four times.
+   */
+  #restartWaits (s: Pick<PlannerState, 'n' | 'have'>, avail: Uint16Array): void {
+    for (let i = 0; i < s.n; i++) if (avail[i] > 0 && !s.have.get(i)) this.originRule.stopWaiting(i)
   }
 
   missingEverywhere (s: Pick<PlannerState, 'n' | 'have'>, avail = this.#c.view.availability): number {

@@ -4,7 +4,7 @@
  * location (the rendezvous rule of docs/no-scheduler.md).
  */
 import { TAKEOVER_BASE_HEARTBEATS, TAKEOVER_JITTER, TAKEOVER_SPACING_HEARTBEATS } from './constants.js'
-import { claimFreshFor } from './peer-rounds.js'
+import { claimFreshFor, patienceRound } from './peer-rounds.js'
 import type { Rendezvous } from './rendezvous.js'
 import type { RemotePeer } from './types.js'
 
@@ -111,7 +111,7 @@ export function mayFetchForLocation (self: string, i: number, cands: RemotePeer[
     const s = rv.score(p.key, i)
     if (s < mine || (s === mine && p.key > self)) continue // ranked below us
     const claimedAt = p.fetching.get(i)
-    if (claimedAt != null && now - claimedAt < claimFreshFor(p.roundMs, t.claimFreshMs)) return false
+    if (claimedAt != null && now - claimedAt < claimFreshFor(patienceRound(p), t.claimFreshMs)) return false
   }
   return true
 }

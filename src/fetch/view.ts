@@ -3,26 +3,18 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
-import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, CANDIDATES_MAX_AGE_MS, CANDIDATES_MIN_AGE_MS, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
+import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 import { ClaimBook } from './claims.js'
 import { HolderIndex } from './holder-index.js'
 import { Vouchers } from './vouchers.js'
-import { commonDepth, groupKey, inGroup, segments } from './groups.js'
+import { commonDepth, segments } from './groups.js'
 import { heard } from './peer-rounds.js'
+import { KeyQueue } from './key-queue.js'
+import { CandidateLists } from './candidates.js'
 
 /** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
 const DEPTH_CACHE_MAX = 1024
-
-/** Would `new Bitfield(n, bytes)` equal `have`? (A wire set may be longer, or carry bits past n: the copy trims them.) */
-function sameBits (have: Bitfield | undefined, n: number, bytes: Uint8Array): boolean {
-  if (have == null || have.length !== n) return false
-  const mine = have.bytes
-  if (bytes.length < mine.length) return false
-  const last = mine.length - 1
-  for (let b = 0; b < last; b++) if (mine[b] !== bytes[b]) return false
-  return last < 0 || mine[last] === (bytes[last] & (n % 8 === 0 ? 0xff : 0xff << (8 - (n % 8))))
-}
 
 /** A peer's "too many requests now" answer: a pause, not a failure. */
 export function isBusy (err: any): boolean {
@@ -55,11 +47,17 @@ export class SwarmView {
   readonly #early = new Map<string, Uint8Array>()
   /** Meta answers that arrived before we knew the size. */
   readonly #earlyMeta = new Map<string, BlobMeta>()
-  readonly #probes = new Set<string>()
+  readonly #probes = new KeyQueue<RemotePeer>()
   readonly #vouchers = new Vouchers({ get: key => this.#peers.get(key), all: () => this.#peers.values(), isBanned: key => this.#peerBook.isBanned(key) })
   /** Bumped by every change a candidate list depends on (interest, location, origin access, bans). */
   #version = 0
-  readonly #candidateCache = new Map<string, { version: number, at: number, peers: RemotePeer[] }>()
+  readonly #candidates = new CandidateLists({
+    peers: () => this.#peers.values(),
+    version: () => this.#version,
+    subscribed: key => this.subscribers.has(key),
+    isBanned: key => this.#peerBook.isBanned(key),
+    interestTtlMs: () => this.interestTtlMs
+  })
   readonly #claims = new ClaimBook()
   readonly #holders: HolderIndex
   #n = 0
@@ -249,7 +247,7 @@ export class SwarmView {
 
   /** Would #setHave with these bytes leave everything as it is? Then it is skipped (only the high-water mark is kept up, as it would). */
   #unchanged (p: RemotePeer, bytes: Uint8Array): boolean {
-    if (!sameBits(p.have, this.#n, bytes)) return false
+    if (p.have == null || !p.have.sameAs(this.#n, bytes)) return false
     if (this.#holders.isCounted(p.key) !== (!this.#peerBook.isBanned(p.key) && p.demoted !== true)) return false
     p.mostHeld = Math.max(p.mostHeld ?? 0, p.have!.count)
     return true
@@ -338,62 +336,22 @@ export class SwarmView {
 
   /** Peers worth a meta request now, each at most once per META_INTERVAL_MS. */
   takeProbes (now: number): RemotePeer[] {
-    const out: RemotePeer[] = []
-    for (const key of this.#probes) {
+    return this.#probes.take(key => {
       const p = this.#peers.get(key)
-      if (p == null || this.#peerBook.isBanned(key)) { this.#probes.delete(key); continue }
-      if (p.metaPending || now - p.metaAt < META_INTERVAL_MS) continue
-      this.#probes.delete(key)
-      out.push(p)
-    }
-    return out
+      if (p == null || this.#peerBook.isBanned(key)) return null
+      return p.metaPending || now - p.metaAt < META_INTERVAL_MS ? undefined : p
+    })
   }
 
   /** Asks for a meta exchange with this peer at the next chance. */
-  wantProbe (p: RemotePeer): void {
-    this.#probes.add(p.key)
-  }
+  wantProbe (p: RemotePeer): void { this.#probes.add(p.key) }
 
   /** Is this peer one that wants the blob now? Heard within `interestTtlMs`, or on the topic. */
-  isInterested (p: RemotePeer, now: number): boolean {
-    const subscribed = this.subscribers.has(p.key)
-    if (p.interest === 'wants') return subscribed || now - p.lastSeen <= this.interestTtlMs
-    // A topic subscriber we have not heard from yet: subscriptions travel in
-    // milliseconds, state messages later; counting it closes the gap in
-    // which each node of a first wave would believe it is alone.
-    return p.interest === 'unknown' && subscribed
-  }
+  isInterested (p: RemotePeer, now: number): boolean { return this.#candidates.isInterested(p, now) }
 
-  /**
-   * Peers sharing the work of bringing pieces into the group `prefix` (groups.ts): interested, not banned, inside
-   * it (an unknown location counts as inside until it says otherwise), able to reach the origin when `needOrigin`.
-   */
+  /** The candidates of the group `prefix` (candidates.ts). */
   candidates (prefix: readonly string[], now: number, needOrigin: boolean): RemotePeer[] {
-    // Cached while nothing changed, for at most CANDIDATES_MAX_AGE_MS (interest
-    // expires with time): a pass runs on every event, a swarm of hundreds
-    // makes many events, and this scan was a fifth of the engine's time.
-    const cacheKey = `${needOrigin ? 1 : 0}${groupKey(prefix, prefix.length)}`
-    const cached = this.#candidateCache.get(cacheKey)
-    if (cached != null && now >= cached.at) {
-      const age = now - cached.at
-      // News is taken at most every CANDIDATES_MIN_AGE_MS: while a swarm of a
-      // thousand forms, every message brings a new peer.
-      if (age < CANDIDATES_MIN_AGE_MS || (cached.version === this.#version && age < CANDIDATES_MAX_AGE_MS)) return cached.peers
-    }
-    const out = this.#scanCandidates(prefix, now, needOrigin)
-    this.#candidateCache.set(cacheKey, { version: this.#version, at: now, peers: out })
-    return out
-  }
-
-  #scanCandidates (prefix: readonly string[], now: number, needOrigin: boolean): RemotePeer[] {
-    const out: RemotePeer[] = []
-    for (const p of this.#peers.values()) {
-      if (!this.isInterested(p, now) || this.#peerBook.isBanned(p.key)) continue
-      if (!inGroup(p.location, prefix)) continue
-      if (needOrigin && !p.hasOrigin && p.interest !== 'unknown') continue
-      out.push(p)
-    }
-    return out
+    return this.#candidates.get(prefix, now, needOrigin)
   }
 
   * holders (i: number, now: number, pipeline: number): Generator<RemotePeer> {
