@@ -73,7 +73,10 @@ describe('the meta answer checks on decoded arbitrary answers', () => {
       location: fc.string({ maxLength: 300 }),
       wants: fc.boolean(),
       hasOrigin: fc.boolean(),
-      fetching: fc.array(fc.nat(), { maxLength: 10 })
+      fetching: fc.array(fc.nat(), { maxLength: 10 }),
+      // the peer exchange (r3): arbitrary bytes, sometimes more entries than allowed
+      peers: fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 40 }),
+      interested: fc.nat()
     })
     fc.assert(fc.property(answer, res => {
       const meta = onlyTyped(() => validateMeta(DIGEST, res as MetaResponse), ['ProtocolError', 'BusyError'])
