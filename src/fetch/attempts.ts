@@ -50,6 +50,11 @@ export class Attempts {
     for (const a of this.#byPiece.get(i) ?? []) a.ctrl.abort(new AbortError(reason))
   }
 
+  /** Aborts every request to a peer (after a whole-blob mismatch the dropped pieces come from the origin alone). */
+  abortPeers (reason: string): void {
+    for (const list of this.#byPiece.values()) for (const a of list) if (a.source !== 'origin') a.ctrl.abort(new AbortError(reason))
+  }
+
   abortAll (reason: string): void {
     for (const list of this.#byPiece.values()) for (const a of list) a.ctrl.abort(new AbortError(reason))
   }

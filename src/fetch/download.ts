@@ -129,7 +129,11 @@ export class Download {
       signal: this.#abort.signal,
       has: i => this.#pieces.have.get(i),
       trusted: i => this.#pieces.digests[i],
-      trustedOnly: () => this.#mapAuth.given,
+      // After a mismatch with an origin, the dropped pieces come from it alone:
+      // a peer piece still in flight is not taken on its sender's word (the
+      // liar's late piece made the blob fail again, and with the origin
+      // already tried alone the download failed).
+      trustedOnly: () => this.#mapAuth.given || this.#originOnly,
       accept: async (i, bytes, d, source, peer, provisional) => { await this.#accept(i, bytes, d, source, peer, provisional) },
       originFailed: (origin, err) => { this.#origins.requestFailed(origin, err) },
       originEnded: i => { this.#planner.originRule.settled(i); this.#announcer?.markDirty() },
@@ -409,7 +413,10 @@ export class Download {
       if (again == null) { this.#settle(); return }
       // The blob failed its sha256: the provisional pieces come again (finish.ts).
       this.resets++
-      if (again === 'origin') this.#originOnly = true
+      if (again === 'origin') {
+        this.#originOnly = true
+        this.#attempts.abortPeers('whole-blob mismatch: the dropped pieces come from the origin')
+      }
       this.phase = 'fetching'
       this.#wake()
     } catch (err) {
@@ -475,7 +482,7 @@ export class Download {
     // node that trusts it; under load the honest peers can win every race).
     for (const p of this.#view.all()) {
       for (const [i, d] of p.claimed) {
-        const t = this.#pieces.digests[i]
+        const t = this.#pieces.proven(i)
         if (t != null && !equalBytes(t, d)) { this.#c.peerBook.ban(p.key, `vouched for a wrong digest of piece ${i} of ${this.digest}, which matched its sha256 without it`); break }
       }
     }

@@ -74,6 +74,17 @@ export class PieceLedger {
     for (const [i, p] of [...this.provisional]) if (equalBytes(p.digest, digests[i])) this.provisional.delete(i)
   }
 
+  /**
+   * The digest of piece i once the whole blob matched its sha256: the
+   * trusted one, or the one a provisional piece was checked against (the
+   * whole-blob match proves it). A provisional piece held before this
+   * download has none here.
+   */
+  proven (i: number): Uint8Array | undefined {
+    const p = this.provisional.get(i)?.digest
+    return this.digests[i] ?? (p != null && p.byteLength > 0 ? p : undefined)
+  }
+
   /** A complete blob from the store: every piece held. */
   holdAll (n: number): void {
     this.n = n
