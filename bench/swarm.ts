@@ -88,6 +88,8 @@ try {
   if (process.env.STARLING_BENCH_TIMELINE === '1') {
     // per node: when its pieces arrived (s after the start) and from where
     const wall0 = Date.now() - total
+    // node logs (STARLING_LOG) stamp their lines in epoch ms: this joins them with the timeline
+    console.log(`fetch started at ${Math.round(wall0)} (epoch ms)`)
     const originBy: Record<number, string[]> = {}
     for (const n of nodes) {
       const ps = n.events.filter(e => e.event === 'piece')

@@ -355,7 +355,7 @@ export class Download {
     else if (origin == null) return
     else if (a.type === 'origin') {
       const rule = this.#planner.originRule
-      this.#c.logger?.debug({ piece: a.piece, ...rule.lastGrant, candidates: rule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
+      this.#c.logger?.debug({ piece: a.piece, self: this.#c.selfId, ...rule.lastGrant, candidates: rule.candidates.length, peers: this.#view.size, subscribers: this.#view.subscribers.size }, 'download: origin piece is ours')
       this.#paths.fromOrigin(origin, a.piece)
     } else this.#paths.whole(origin)
   }

@@ -13,6 +13,8 @@ export interface OriginGrant {
   waitedMs: number
   /** A takeover: how old the newest claim on the piece by a peer ranked above us was (undefined: none heard). */
   claimAgeMs?: number
+  /** A takeover: the peers ranked above us that were asked first (so a log can be joined with who held the piece). */
+  asked?: readonly string[]
 }
 
 /** A piece index no blob reaches: its rendezvous score serves as a peer's hash. */
@@ -202,7 +204,7 @@ export class OriginRule {
       if (!answered && waited < this.#silenceBound(asked.keys, t)) return false
       this.#asked.delete(i)
       this.#takenInWindow++
-      this.lastGrant = { how: answered ? 'takeover-answered' : 'takeover-silent', pos, waitedMs: now - since, claimAgeMs: this.#newestClaimAbove(i, now, claimers) }
+      this.lastGrant = { how: answered ? 'takeover-answered' : 'takeover-silent', pos, waitedMs: now - since, claimAgeMs: this.#newestClaimAbove(i, now, claimers), asked: asked.keys }
     } else {
       this.lastGrant = { how: 'owner', pos: 0, waitedMs: now - since }
     }
