@@ -10,49 +10,41 @@ import { execFileSync } from 'node:child_process'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createNode, type StarlingNode } from '../../src/index.js'
+import { createNode } from '../../src/index.js'
 import { choosePieceSize } from '../../src/content/index.js'
 import { BUSY_STREAK_MAX_MS, CLAIM_STALE_MS } from '../../src/fetch/constants.js'
-import { startLiar } from '../fixtures/liar.js'
+import { startLiar, type Liar } from '../fixtures/liar.js'
 import { equal, MiB, startVictim, token, useIntegrityRig, waitFor } from './integrity-helpers.js'
 
 const rig = useIntegrityRig({ busy: 6 * MiB, claim: 6 * MiB, size: 6 * MiB })
 
 describe('no stall by lying', () => {
-  async function victimNode (name: string): Promise<StarlingNode> {
-    const node = await createNode({ dataDir: join(rig.dir, name), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
+  /** A fresh victim node with a liar connected whose mode is `name` (the blob's name too); fetches the blob with the origin at `/<name>` and times it. */
+  async function fetchPastLiar (name: 'busy' | 'claim'): Promise<{ ms: number, liar: Liar }> {
+    const b = rig.blobs[name]
+    const node = await createNode({ dataDir: join(rig.dir, `victim-${name}`), listen: ['/ip4/127.0.0.1/tcp/0'] } as any)
     await node.start()
     rig.cleanup.push(async () => { await node.stop() })
-    return node
-  }
-
-  it(`a peer that claims every piece and answers BUSY forever delays the fetch by at most ${BUSY_STREAK_MAX_MS / 1000} s`, async () => {
-    const b = rig.blobs.busy
-    const node = await victimNode('victim-busy')
-    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'busy' })
+    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: name })
     rig.cleanup.push(async () => { await liar.stop() })
     await liar.dial(node.addresses()[0])
     await waitFor(() => node.peers().some(p => p.id === liar.peerId), 15_000)
     const t0 = Date.now()
-    const r = await node.fetch(b.digest, { origin: `${rig.origin.url}/busy` })
+    const r = await node.fetch(b.digest, { origin: `${rig.origin.url}/${name}` })
     const ms = Date.now() - t0
     expect(r.digest).toBe(b.digest)
+    return { ms, liar }
+  }
+
+  it(`a peer that claims every piece and answers BUSY forever delays the fetch by at most ${BUSY_STREAK_MAX_MS / 1000} s`, async () => {
+    const { ms, liar } = await fetchPastLiar('busy')
     expect(liar.requests()).toBeGreaterThan(0)
     // the bound: BUSY_STREAK_MAX_MS, plus the fetch itself from a loopback origin
     expect(ms).toBeLessThan(BUSY_STREAK_MAX_MS + 8_000)
   }, 60_000)
 
   it(`a peer that claims every piece for the origin forever delays the fetch by at most ${CLAIM_STALE_MS / 1000} s plus the takeover time`, async () => {
-    const b = rig.blobs.claim
-    const node = await victimNode('victim-claim')
-    const liar = await startLiar({ digestHex: b.hex, size: b.bytes.byteLength, pieceSize: choosePieceSize(b.bytes.byteLength), mode: 'claim' })
-    rig.cleanup.push(async () => { await liar.stop() })
-    await liar.dial(node.addresses()[0])
-    await waitFor(() => node.peers().some(p => p.id === liar.peerId), 15_000)
-    const t0 = Date.now()
-    const r = await node.fetch(b.digest, { origin: `${rig.origin.url}/claim` })
-    const ms = Date.now() - t0
-    expect(r.digest).toBe(b.digest)
+    const { ms } = await fetchPastLiar('claim')
     // CLAIM_STALE_MS (stretched to the takeover rule's claim-freshness time,
     // about 13 s idle; never past 60 s), then the staggered takeovers (a few heartbeats)
     expect(ms).toBeLessThan(CLAIM_STALE_MS + 30_000)
