@@ -14,8 +14,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTestbed, testbedUnavailable } from '../test/fixtures/netns.js'
-import { fetchEverywhere, startDcSwarm } from '../test/fixtures/multidc.js'
+import { testbedUnavailable } from '../test/fixtures/netns.js'
+import { fetchEverywhere, startDcBed } from '../test/fixtures/multidc.js'
 import { writeRandomFile } from './util.js'
 
 const MiB = 1024 * 1024
@@ -47,22 +47,17 @@ try {
   const digest = await writeRandomFile(file, size)
   console.log(`${locations} locations × ${perLocation} nodes, blob ${size / MiB} MiB, links ${rateMbit} Mbit/s each way (tc tbf); load average at start ${loadavg()[0].toFixed(1)}`)
   for (const r of runs) {
-    const tb = createTestbed({ locations, rateMbit, delayMs: r.delayMs })
     const runDir = join(dir, r.name.replace(/\W+/g, '-'))
+    const { tb, swarm, close } = await startDcBed({ locations, rateMbit, delayMs: r.delayMs }, { dir: runDir, files: { '/blob': file }, perLocation, label: r.label, nodeOptions: r.nodeOptions, startTimeoutMs: START_TIMEOUT_MS })
     try {
-      const swarm = await startDcSwarm(tb, { dir: runDir, files: { '/blob': file }, perLocation, label: r.label, nodeOptions: r.nodeOptions, startTimeoutMs: START_TIMEOUT_MS })
-      try {
-        // let connections, the DHT and gossip meshes settle, as a fleet that asks for a new blob once it is up
-        await new Promise(resolve => setTimeout(resolve, 5000))
-        const res = await fetchEverywhere(tb, swarm, digest, '/blob')
-        const links = res.links.map(l => `dc${l.location} ${(l.wireIn / size).toFixed(3)} (nodes ${(l.metricsIn / size).toFixed(3)})`).join(', ')
-        console.log(`${r.name}: ${res.ok ? 'all verified' : `FAILED ${res.errors.join('; ')}`}; all finished in ${(res.ms / 1000).toFixed(1)} s; ` +
-          `origin ${(res.origin / size).toFixed(3)}× blob; into each link ÷ blob: ${links}; load average ${loadavg()[0].toFixed(1)}`)
-      } finally {
-        await swarm.close()
-      }
+      // let connections, the DHT and gossip meshes settle, as a fleet that asks for a new blob once it is up
+      await new Promise(resolve => setTimeout(resolve, 5000))
+      const res = await fetchEverywhere(tb, swarm, digest, '/blob')
+      const links = res.links.map(l => `dc${l.location} ${(l.wireIn / size).toFixed(3)} (nodes ${(l.metricsIn / size).toFixed(3)})`).join(', ')
+      console.log(`${r.name}: ${res.ok ? 'all verified' : `FAILED ${res.errors.join('; ')}`}; all finished in ${(res.ms / 1000).toFixed(1)} s; ` +
+        `origin ${(res.origin / size).toFixed(3)}× blob; into each link ÷ blob: ${links}; load average ${loadavg()[0].toFixed(1)}`)
     } finally {
-      tb.close()
+      await close()
     }
   }
 } finally {

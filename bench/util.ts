@@ -1,21 +1,8 @@
 import { spawn } from 'node:child_process'
-import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 
-/** Writes `size` random bytes to `path` in 4 MiB chunks (never all in memory); returns its digest. */
-export async function writeRandomFile (path: string, size: number): Promise<string> {
-  const h = createHash('sha256')
-  const out = createWriteStream(path)
-  for (let off = 0; off < size; off += 4 * 1024 * 1024) {
-    const chunk = randomBytes(Math.min(4 * 1024 * 1024, size - off))
-    h.update(chunk)
-    if (!out.write(chunk)) await new Promise<void>(resolve => out.once('drain', () => { resolve() }))
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => { err != null ? reject(err) : resolve() }))
-  return `sha256:${h.digest('hex')}`
-}
+export { writeRandomFile } from '../test/fixtures/random-file.js'
 
 /** Peak resident set (VmHWM) of a live process, in MiB. */
 export async function peakRssMiB (pid: number): Promise<number> {

@@ -2,6 +2,7 @@ import type { PeerId } from '@libp2p/interface'
 import type { BlobGossip, BlobTopic } from '../swarm/index.js'
 import type { Clock } from './clock.js'
 import { HELLO_REPEAT_MS } from './constants.js'
+import type { PieceLedger } from './pieces.js'
 import type { SwarmAccess } from './types.js'
 
 /** What the download's presence on its blob's topic needs: the swarm, time, and the state to publish. */
@@ -15,6 +16,34 @@ export interface AnnouncerComponents {
   state: (final: boolean) => BlobGossip
   /** How long changes wait to go out together (it grows with the swarm). */
   batchMs: () => number
+}
+
+/** What our state on the topic is made of. */
+export interface GossipSource {
+  readonly location: string
+  /** -1 while unknown. */
+  readonly size: number
+  readonly pieceSize: number
+  readonly pieces: Pick<PieceLedger, 'have' | 'takeAnnounced'>
+  readonly complete: boolean
+  readonly hasOrigin: boolean
+  /** Our origin claims (planner.ts). */
+  claims: () => number[]
+}
+
+/** Our state as the topic carries it; `final` when leaving: no origin, no claims. */
+export function gossipState (s: GossipSource, final: boolean): BlobGossip {
+  return {
+    location: s.location,
+    size: BigInt(Math.max(0, s.size)),
+    pieceSize: s.pieceSize,
+    have: new Uint8Array(s.pieces.have.bytes),
+    complete: s.complete,
+    hasOrigin: s.hasOrigin && !final,
+    pieces: s.pieces.takeAnnounced(),
+    fetching: final ? [] : s.claims(),
+    leaving: final && !s.pieces.have.full
+  }
 }
 
 /**

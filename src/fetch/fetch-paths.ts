@@ -10,7 +10,8 @@ import type { Pace } from './pace.js'
 import { dissenter, type Refuted } from './finish.js'
 import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
 import type { DownloadComponents, RemotePeer } from './types.js'
-import { isBusy, type SwarmView } from './view.js'
+import { isBusy } from './peer-failures.js'
+import type { SwarmView } from './view.js'
 
 /** A provisional piece under suspicion after a whole-blob mismatch: its digest and who vouched for it. */
 export interface Suspect { digest: Uint8Array, voucher?: string }

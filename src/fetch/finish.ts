@@ -43,6 +43,22 @@ export function blameSoleVoucher (c: FinishComponents, suspects: ReadonlyMap<num
   if (vouchers.size === 1 && only != null) c.peerBook.strike(only, `vouched for pieces of ${c.digest}, whose sha256 did not match`)
 }
 
+/**
+ * The blob matched its sha256, so every piece digest is proven: a peer
+ * vouching for another digest of any piece is a liar, banned whatever
+ * number of pieces it managed to send (strikes count per piece) — and
+ * also when none of its pieces was used (its lie would cost the next
+ * node that trusts it; under load the honest peers can win every race).
+ */
+export function banContradicted (digest: string, peers: Iterable<RemotePeer>, proven: (i: number) => Uint8Array | undefined, peerBook: Pick<PeerBook, 'ban'>): void {
+  for (const p of peers) {
+    for (const [i, d] of p.claimed) {
+      const t = proven(i)
+      if (t != null && !equalBytes(t, d)) { peerBook.ban(p.key, `vouched for a wrong digest of piece ${i} of ${digest}, which matched its sha256 without it`); break }
+    }
+  }
+}
+
 /** A voucher under test: its pieces are fetched again from peers that claim other digests. */
 export interface Refuted {
   voucher: string

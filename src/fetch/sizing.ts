@@ -64,6 +64,17 @@ export async function determineSize (c: SizingComponents): Promise<Sizing> {
   }
 }
 
+/**
+ * The size a download starts from: a partial record's when no origin is
+ * usable, else determineSize's (a partial record's size may have come from
+ * a peer: with an origin, the origin's size wins).
+ */
+export async function startingSize (c: SizingComponents, held: { size: number, pieceSize: number } | undefined): Promise<Sizing> {
+  return held != null && c.origin() == null
+    ? { size: held.size, pieceSize: held.pieceSize, fromPeer: false }
+    : await determineSize(c)
+}
+
 /** The blob's record in the store, opened for a size: the pieces held, their trusted digests, and those held untrusted. */
 export interface OpenedRecord {
   have: Bitfield

@@ -3,23 +3,19 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { Bitfield } from '../content/index.js'
 import type { BlobGossip, PeerBook } from '../swarm/index.js'
 import type { BlobInterest, BlobMeta } from '../transfer/types.js'
-import { BUSY_BACKOFF_MS, BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, FAILURE_BACKOFF_BASE_MS, FAILURES_TO_FORGET_PIECE, MAX_FAILURE_BACKOFF_MS, META_INTERVAL_MS } from './constants.js'
+import { BUSY_STREAK_MAX_MS, CLAIM_STALE_MS, META_INTERVAL_MS } from './constants.js'
 import type { RemotePeer } from './types.js'
 import { ClaimBook } from './claims.js'
 import { HolderIndex } from './holder-index.js'
-import { Vouchers } from './vouchers.js'
+import { lacksDigest, Vouchers } from './vouchers.js'
 import { commonDepth, segments } from './groups.js'
 import { heard } from './peer-rounds.js'
 import { KeyQueue } from './key-queue.js'
 import { CandidateLists } from './candidates.js'
+import { PeerFailures } from './peer-failures.js'
 
 /** Location labels whose depth is remembered (a bound against a peer that sends a new label per message). */
 const DEPTH_CACHE_MAX = 1024
-
-/** A peer's "too many requests now" answer: a pause, not a failure. */
-export function isBusy (err: any): boolean {
-  return err?.busy === true || err?.name === 'BusyError'
-}
 
 /** A size and piece size some peer told us. */
 export interface SizeOffer { size: number, pieceSize: number }
@@ -59,6 +55,12 @@ export class SwarmView {
     interestTtlMs: () => this.interestTtlMs
   })
   readonly #claims = new ClaimBook()
+  readonly #failures = new PeerFailures({
+    originUsable: () => this.originUsable,
+    busyStreakMs: () => this.busyStreakMs,
+    demoted: p => { if (this.#holders.isCounted(p.key)) { this.#holders.count(p.key, p.have, -1); this.#version++ } },
+    forgetPiece: (p, i) => { this.forgetPiece(p, i) }
+  })
   readonly #holders: HolderIndex
   #n = 0
   #size = -1
@@ -172,19 +174,8 @@ export class SwarmView {
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
     this.#claims.set(p, msg.fetching, now, this.claimStaleMs)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
-    if (p.have != null && !this.#probes.has(key) && p.claimed.size < p.have.count && this.#lacksDigest(p, trusted)) this.#probes.add(key)
+    if (p.have != null && !this.#probes.has(key) && p.claimed.size < p.have.count && lacksDigest(p, trusted)) this.#probes.add(key)
     this.#notify()
-  }
-
-  #lacksDigest (p: RemotePeer, trusted: Array<Uint8Array | undefined>): boolean {
-    const have = p.have!
-    for (let b = 0; b < have.bytes.length; b++) {
-      if (have.bytes[b] === 0) continue
-      for (let i = b * 8; i < Math.min(have.length, b * 8 + 8); i++) {
-        if (have.get(i) && trusted[i] == null && !p.claimed.has(i)) return true
-      }
-    }
-    return false
   }
 
   /** What a peer told us with its own meta request (its interest in our blob). */
@@ -259,7 +250,7 @@ export class SwarmView {
     if (now != null && (old == null || have.count > old.count)) p.haveGrewAt = now
     // The swarm moves when a peer holds more than it ever did (a high-water
     // mark: a peer cannot fake progress by dropping and re-adding pieces).
-    if (now != null && old != null && have.count > (p.mostHeld ?? old.count)) this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
+    if (now != null && old != null && have.count > (p.mostHeld ?? old.count)) this.#failures.progressed(now)
     p.mostHeld = Math.max(p.mostHeld ?? 0, have.count)
     p.have = have
     const counts = !this.#peerBook.isBanned(p.key) && p.demoted !== true
@@ -270,7 +261,7 @@ export class SwarmView {
 
   /** A peer served a piece: its failure streak ends. */
   peerServed (p: RemotePeer, now: number): void {
-    this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
+    this.#failures.progressed(now)
     p.failures = 0
     p.busySince = undefined
     if (p.demoted === true) {
@@ -281,8 +272,6 @@ export class SwarmView {
 
   /** Set by the download: BUSY streaks demote holders only while an origin can take their pieces. */
   originUsable = false
-  /** When a peer last served us a piece or any peer's have-set last grew past its high-water mark. */
-  #swarmProgressAt = -Infinity
   /**
    * How long a BUSY streak, and claims with no growing have-set, are
    * believed. The download stretches both with how slow pieces are and how
@@ -295,29 +284,8 @@ export class SwarmView {
   /** The swarm got a first copy of some piece (claims.ts: the stale-claim rule waits while first copies keep coming). */
   noteFirstCopy (now: number): void { this.#claims.firstCopyAt = now }
 
-  /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece. */
-  peerFailed (p: RemotePeer, i: number, err: any, now: number): void {
-    if (isBusy(err)) {
-      p.busyUntil = now + BUSY_BACKOFF_MS
-      p.busySince ??= now
-      // BUSY is bounded in time: a holder that only ever says BUSY must not
-      // keep the origin away — but only once the swarm stopped moving (no
-      // peer served us, no peer's have-set grew) for as long. On a loaded
-      // swarm every honest seeder says BUSY for long stretches; demoting
-      // them while pieces still flowed sent 24 nodes 3.4 × the blob and 32
-      // nodes 2.4 × (pieces held for minutes fetched again at each node's
-      // tail). A liar's pieces wait until the swarm has everything else.
-      if (this.#swarmProgressAt === -Infinity) this.#swarmProgressAt = p.busySince
-      if (this.originUsable && p.demoted !== true && now - p.busySince > this.busyStreakMs && now - this.#swarmProgressAt > this.busyStreakMs) {
-        p.demoted = true
-        if (this.#holders.isCounted(p.key)) { this.#holders.count(p.key, p.have, -1); this.#version++ }
-      }
-      return
-    }
-    p.failures++
-    p.busyUntil = now + Math.min(MAX_FAILURE_BACKOFF_MS, FAILURE_BACKOFF_BASE_MS * 2 ** p.failures)
-    if (err?.name === 'NotFoundError' || p.failures >= FAILURES_TO_FORGET_PIECE) this.forgetPiece(p, i)
-  }
+  /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece (peer-failures.ts). */
+  peerFailed (p: RemotePeer, i: number, err: any, now: number): void { this.#failures.failed(p, i, err, now) }
 
   /** A peer lost a piece (it said NOT_FOUND, or failed too often). */
   forgetPiece (p: RemotePeer, i: number): void {

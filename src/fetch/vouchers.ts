@@ -7,6 +7,18 @@ export interface VoucherPeers {
   isBanned(key: string): boolean
 }
 
+/** Does the peer hold a piece whose digest is neither trusted here nor vouched for by it? Then it is worth asking (a meta request). */
+export function lacksDigest (p: RemotePeer, trusted: Array<Uint8Array | undefined>): boolean {
+  const have = p.have!
+  for (let b = 0; b < have.bytes.length; b++) {
+    if (have.bytes[b] === 0) continue
+    for (let i = b * 8; i < Math.min(have.length, b * 8 + 8); i++) {
+      if (have.get(i) && trusted[i] == null && !p.claimed.has(i)) return true
+    }
+  }
+  return false
+}
+
 /**
  * The piece digests peers vouched for (`RemotePeer.claimed`), with a hint
  * per piece — the first peer heard vouching for it — so finding some

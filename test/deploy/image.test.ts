@@ -8,16 +8,15 @@
  * image's unprivileged user and answers /healthz.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeContainerdConfig } from '../../src/cli/commands/containerd-config.js'
 import { ROOT } from '../cli/helpers.js'
-import { startContainerd, type Containerd } from '../fixtures/containerd.js'
-import { freePort, haveBinaries, startCountingProxy, startRegistry, type CountingProxy, type RegistryProcess } from '../fixtures/registry.js'
-import { REAL_NODES, startMirrors, type TestMirror } from '../registry/mirrors.js'
+import type { Containerd } from '../fixtures/containerd.js'
+import { layerBytesSent, REAL_NODES, startMirrorPulls, stopMirrorPulls, type TestMirror } from '../fixtures/mirror-pulls.js'
+import { freePort, haveBinaries, startRegistry, type CountingProxy, type RegistryProcess } from '../fixtures/registry.js'
 
 const execFileP = promisify(execFile)
 const MiB = 1024 * 1024
@@ -68,20 +67,11 @@ describe.skipIf(missing.length > 0)('the container image: built without a daemon
     layers = manifest.layers
     imageConfig = await blob(manifest.config.digest)
 
-    proxy = await startCountingProxy(registry.port)
+    ;({ proxy, containerd, mirrors } = await startMirrorPulls(dir, registry, 2, hostsFor))
     ref = `${proxy.hostPort}/${REPO}:${TAG}`
-    containerd = await startContainerd(join(dir, 'ctd'))
-    mirrors = await startMirrors(2, join(dir, 'nodes'), { upstreams: { [proxy.hostPort]: proxy.url }, defaultRegistry: proxy.hostPort })
-    for (const [i, m] of mirrors.entries()) await writeContainerdConfig({ mirror: m.url, registries: [proxy.hostPort], dir: hostsFor(i) })
   }, BUILD_TIMEOUT_MS + 120_000)
 
-  afterAll(async () => {
-    for (const m of mirrors) await m.stop().catch(() => {})
-    await containerd?.stop().catch(() => {})
-    await proxy?.stop().catch(() => {})
-    await registry?.stop().catch(() => {})
-    if (dir != null) await rm(dir, { recursive: true, force: true }).catch(() => {})
-  }, 60_000)
+  afterAll(async () => { await stopMirrorPulls({ mirrors, containerd, proxy, registry }, dir) }, 60_000)
 
   it('is small, runs as an unprivileged user, and has the CLI as entrypoint with `daemon` as default command', () => {
     const total = layers.reduce((a, l) => a + l.size, 0)
@@ -111,10 +101,10 @@ describe.skipIf(missing.length > 0)('the container image: built without a daemon
     const layerBytes = layers.reduce((a, l) => a + l.size, 0)
     for (let i = 0; i < 2; i++) {
       const ms = await containerd.pull(`host${i}`, ref, hostsFor(i))
-      const upTo = layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
+      const upTo = layerBytesSent(proxy, layers)
       console.log(`pull on host ${i + 1} through its mirror: ${(ms / 1000).toFixed(1)} s; registry layer bytes so far ${(upTo / MiB).toFixed(1)} MiB`)
     }
-    const sent = layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
+    const sent = layerBytesSent(proxy, layers)
     console.log(`registry sent ${sent} layer bytes for ${layerBytes} bytes of layers pulled twice: ${(sent / layerBytes).toFixed(3)}x`)
     // containerd itself fetched no blob from the registry: every layer came through a mirror.
     expect(proxy.clientBlobBytes).toBe(0)

@@ -7,13 +7,13 @@
  * bytes-by-source; a location cut off a third of the way through heals.
  * Skipped, with the reason, where not root or network namespaces are missing.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestbed, testbedUnavailable, type Testbed } from '../fixtures/netns.js'
-import { fetchEverywhere, startDcSwarm, type DcRun, type DcSwarm } from '../fixtures/multidc.js'
+import { testbedUnavailable, type Testbed } from '../fixtures/netns.js'
+import { fetchEverywhere, startDcBed, type DcBed, type DcRun, type DcSwarm } from '../fixtures/multidc.js'
+import { writeRandomFile } from '../fixtures/random-file.js'
 
 const MiB = 1024 * 1024
 /**
@@ -57,26 +57,24 @@ function report (label: string, r: DcRun): void {
 
 describe.skipIf(unavailable != null)('multi-datacenter swarm on network namespaces', () => {
   let dir: string
+  let bed: DcBed | undefined
   let tb: Testbed
   let swarm: DcSwarm
   const blobs: Array<{ path: string, digest: string }> = []
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'starling-multidc-'))
-    tb = createTestbed({ locations: LOCATIONS, rateMbit: RATE_MBIT })
     for (const name of ['a', 'b']) {
-      const bytes = randomBytes(BLOB)
       const path = join(dir, `blob-${name}`)
-      await writeFile(path, bytes)
-      blobs.push({ path, digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` })
+      blobs.push({ path, digest: await writeRandomFile(path, BLOB) })
     }
     // one origin process serves both blobs: the second test's run is told apart by the byte counter's difference
-    swarm = await startDcSwarm(tb, { dir, files: { '/a': blobs[0].path, '/b': blobs[1].path }, perLocation: PER_LOCATION, label: k => `dc${k}` })
+    bed = await startDcBed({ locations: LOCATIONS, rateMbit: RATE_MBIT }, { dir, files: { '/a': blobs[0].path, '/b': blobs[1].path }, perLocation: PER_LOCATION, label: k => `dc${k}` })
+    ;({ tb, swarm } = bed)
   }, 120_000)
 
   afterAll(async () => {
-    await swarm?.close()
-    tb?.close()
+    await bed?.close()
     if (dir != null) await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 })
   }, 60_000)
 

@@ -3,18 +3,17 @@
  * real containerd pulling with --hosts-dir, a proxy counting registry bytes.
  */
 import { request } from 'node:http'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { writeContainerdConfig } from '../../src/cli/commands/containerd-config.js'
 import { preheat } from '../../src/cli/commands/preheat.js'
-import { startContainerd, writeHosts, type Containerd } from '../fixtures/containerd.js'
+import { writeHosts, type Containerd } from '../fixtures/containerd.js'
+import { layerBytesSent, REAL_NODES, startMirrorPulls, stopMirrorPulls, type TestMirror } from '../fixtures/mirror-pulls.js'
 import {
-  buildImage, haveBinaries, pushImage, run, startCountingProxy, startRegistry,
+  buildImage, haveBinaries, pushImage, run, startRegistry,
   type CountingProxy, type ImageLayout, type RegistryProcess
 } from '../fixtures/registry.js'
-import { REAL_NODES, startMirrors, type TestMirror } from './mirrors.js'
 
 const MiB = 1024 * 1024
 const REAL = process.getuid?.() === 0 && haveBinaries('docker-registry', 'containerd', 'ctr', 'skopeo', 'tar', 'gzip')
@@ -56,24 +55,13 @@ describe.skipIf(!REAL)('containerd and skopeo pull through the mirror (real regi
     registry = await startRegistry(join(dir, 'registry'))
     image = await buildImage(join(dir, 'image'), [12 * MiB, 11 * MiB, 10 * MiB])
     await pushImage(image, registry.hostPort, REPO)
-    proxy = await startCountingProxy(registry.port)
+    ;({ proxy, containerd, mirrors } = await startMirrorPulls(dir, registry, 3, hostsFor))
     ns = proxy.hostPort
     ref = `${ns}/${REPO}:${image.tag}`
-    containerd = await startContainerd(join(dir, 'ctd'))
-    mirrors = await startMirrors(3, join(dir, 'nodes'), { upstreams: { [ns]: proxy.url }, defaultRegistry: ns })
-    for (const [i, m] of mirrors.entries()) {
-      await writeContainerdConfig({ mirror: m.url, registries: [ns], dir: hostsFor(i) })
-    }
     await writeHosts(join(dir, 'hosts-direct'), ns, proxy.url)
   }, 180_000)
 
-  afterAll(async () => {
-    for (const m of mirrors) await m.stop().catch(() => {})
-    await containerd?.stop().catch(() => {})
-    await proxy?.stop().catch(() => {})
-    await registry?.stop().catch(() => {})
-    if (dir != null) await rm(dir, { recursive: true, force: true }).catch(() => {})
-  }, 60_000)
+  afterAll(async () => { await stopMirrorPulls({ mirrors, containerd, proxy, registry }, dir) }, 60_000)
 
   it('three mirrors: each pull unpacks, the registry sends the layer bytes once in total', async () => {
     const layerBytes = image.layers.reduce((a, l) => a + l.size, 0)
@@ -83,10 +71,10 @@ describe.skipIf(!REAL)('containerd and skopeo pull through the mirror (real regi
       // Unpacked: one committed snapshot per layer in this namespace.
       const snaps = (await containerd.ctr(`m${i}`, ['snapshots', 'ls'])).trim().split('\n').slice(1)
       expect(snaps.length).toBeGreaterThanOrEqual(image.layers.length)
-      const upTo = image.layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
+      const upTo = layerBytesSent(proxy, image.layers)
       console.log(`pull ${i + 1} through mirror ${i + 1} (${REAL_NODES ? 'real node processes' : 'fake nodes'}): ${ms.toFixed(0)} ms; registry layer bytes so far ${upTo}`)
     }
-    const sent = image.layers.reduce((a, l) => a + (proxy.blobBytes.get(l.digest) ?? 0), 0)
+    const sent = layerBytesSent(proxy, image.layers)
     console.log(`registry sent ${sent} layer bytes for ${layerBytes} bytes of layers pulled 3 times: ${(sent / layerBytes).toFixed(3)}x`)
     // containerd itself fetched no blob bytes from the registry: every layer came through a mirror.
     expect(proxy.clientBlobBytes).toBe(0)
