@@ -154,6 +154,8 @@ export interface NodeStats {
   originRequests: number
   originErrors: number
   activeDownloads: number
+  /** Pieces being served to peers right now (each holds an upload slot). */
+  activeUploads: number
   connectedPeers: number
   /** Peers this node exchanges gossip with (have-updates travel only between them). */
   gossipPeers: number

@@ -227,6 +227,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
         originRequests: counters.originRequests,
         originErrors: counters.originErrors,
         activeDownloads: downloads.active(),
+        activeUploads: t.activeUploads,
         connectedPeers: new Set(libp2p.getConnections().map(c => c.remotePeer.toString())).size,
         gossipPeers: libp2p.services.pubsub.getPeers().length,
         cache: store.usage(),
