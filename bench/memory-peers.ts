@@ -20,6 +20,7 @@ import { yamux } from '@libp2p/yamux'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { createTransferClient } from '../src/transfer/index.js'
+import { yamuxOptions } from '../src/swarm/libp2p.js'
 
 /** `seed`: this process's first peer number, so peers of different processes start at different pieces. */
 interface Args { addr: string, digest: string, pieceSize: number, pieces: number, peers: number, pipeline: number, seconds: number, seed: number }
@@ -44,7 +45,8 @@ async function startPeer (): Promise<Libp2p> {
     addresses: { listen: [] },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // the swarm's initial window, or the daemon overruns ours (libp2p.ts YAMUX_INITIAL_STREAM_WINDOW)
+    streamMuxers: [yamux(yamuxOptions())],
     connectionMonitor: { enabled: false },
     services: { identify: identify() }
   })

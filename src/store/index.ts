@@ -2,7 +2,7 @@ import { LevelStore, type StoreInit } from './level-store.js'
 import { MemoryStore } from './memory-store.js'
 import type { BlobStore } from './types.js'
 
-export type { BlobInfo, BlobStore, GcResult, StoreEvents, StoreUsage, WritePieceOptions } from './types.js'
+export type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreEvents, StoreUsage, WritePieceOptions } from './types.js'
 export type { StoreInit } from './level-store.js'
 
 /**

@@ -2,8 +2,8 @@ import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { Bitfield, equalBytes, pieceLength, pieceRange, sha256OffLoop, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
-import { checkSameShape, checkShape, digestArg, markUsed, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
+import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
+import { checkSameShape, checkShape, digestArg, markUsed, pieceSlice, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
 import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
 import { importToTemp } from './import.js'
@@ -223,10 +223,11 @@ export class LevelStore implements BlobStore {
     })
   }
 
-  async readPiece (digest: string, index: number, options: AbortOptions = {}): Promise<Uint8Array> {
+  async readPiece (digest: string, index: number, options: PieceReadOptions = {}): Promise<Uint8Array> {
     const e = this.#c.need(digest)
-    const { start, end } = pieceRange(e.rec.size, e.rec.pieceSize, index)
-    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
+    const piece = pieceRange(e.rec.size, e.rec.pieceSize, index)
+    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, piece.start, piece.end)
+    const { start, end } = pieceSlice(piece.start, piece.end, options)
     throwIfAborted(options.signal)
     const { fh, release } = await this.#c.openForRead(digestArg(digest).hex)
     try { return await readAt(fh, start, end - start) } finally { await release() }
