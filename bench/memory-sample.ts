@@ -20,6 +20,8 @@ export interface Sample {
   arrayBuffers: number
   external: number
   activeUploads: number
+  /** RssAnon of the process that launched the daemon when it runs in a child (--memory-limit: src/daemon/relaunch.ts), MiB; NaN otherwise */
+  launcherAnon: number
 }
 
 export interface PhasePeaks {
@@ -33,6 +35,7 @@ export interface PhasePeaks {
   peakExternalMiB: number
   maxActiveUploads: number
   meanActiveUploads: number
+  peakLauncherAnonMiB: number
 }
 
 /** VmRSS, RssAnon and VmHWM of a live process, in MiB (NaN when it is gone). */
@@ -61,15 +64,16 @@ export function parseMetrics (text: string): Record<string, number> {
  * doing at that moment. A sample whose scrape fails keeps the RSS and
  * leaves the heap fields NaN (the peaks skip them).
  */
-export function startSampler (pid: number, metricsUrl: string, everyMs: number, phase: () => string): { stop: () => Promise<Sample[]> } {
+export function startSampler (pid: number, launcher: number | undefined, metricsUrl: string, everyMs: number, phase: () => string): { stop: () => Promise<Sample[]> } {
   const samples: Sample[] = []
   const t0 = performance.now()
   let running = true
   const loop = (async () => {
     while (running) {
       const started = performance.now()
-      const [mem, gauges] = await Promise.all([
+      const [mem, parent, gauges] = await Promise.all([
         procMemory(pid),
+        launcher == null ? undefined : procMemory(launcher),
         fetch(metricsUrl, { signal: AbortSignal.timeout(5000) }).then(async r => parseMetrics(await r.text())).catch(() => ({} as Record<string, number>))
       ])
       const g = (k: string): number => (gauges[k] ?? NaN) / MiB
@@ -82,7 +86,8 @@ export function startSampler (pid: number, metricsUrl: string, everyMs: number, 
         heapTotal: g('starling_memory_heap_total_bytes'),
         arrayBuffers: g('starling_memory_array_buffers_bytes'),
         external: g('starling_memory_external_bytes'),
-        activeUploads: gauges.starling_active_uploads ?? NaN
+        activeUploads: gauges.starling_active_uploads ?? NaN,
+        launcherAnon: parent?.rssAnon ?? NaN
       })
       const wait = everyMs - (performance.now() - started)
       if (wait > 0) await new Promise(resolve => setTimeout(resolve, wait))
@@ -116,6 +121,7 @@ export function peaks (samples: Sample[], phase: string): PhasePeaks {
     peakArrayBuffersMiB: r(max(s.map(x => x.arrayBuffers))),
     peakExternalMiB: r(max(s.map(x => x.external))),
     maxActiveUploads: max(uploads),
-    meanActiveUploads: r(uploads.reduce((a, b) => a + b, 0) / Math.max(1, uploads.length))
+    meanActiveUploads: r(uploads.reduce((a, b) => a + b, 0) / Math.max(1, uploads.length)),
+    peakLauncherAnonMiB: r(max(s.map(x => x.launcherAnon)))
   }
 }

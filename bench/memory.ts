@@ -156,7 +156,7 @@ async function runOne (work: string, limit: string, digest: string, originUrl: s
   await mkdir(runtimeDir, { recursive: true })
   const d = await startDaemon(dataDir, runtimeDir, limit)
   let phase = 'idle'
-  const sampler = startSampler(d.pid, `${d.api}/metrics`, sampleMs, () => phase)
+  const sampler = startSampler(d.pid, d.pid === d.proc.pid ? undefined : d.proc.pid, `${d.api}/metrics`, sampleMs, () => phase)
   try {
     await new Promise(resolve => setTimeout(resolve, IDLE_MS))
     phase = 'fetch'
@@ -209,10 +209,10 @@ try {
   }
 
   console.log(`blob ${sizeMiB} MiB, ${uploads} uploads (${clients} client processes, ${pipeline} requests each), ${uploadSeconds} s; load average ${load.map(l => l.toFixed(1)).join(' → ')} (2 cores)`)
-  console.log('limit      phase    peak RSS  RSS anon  heap used  heap total  ArrayBuffers  uploads max/mean')
+  console.log('limit      phase    peak RSS  RSS anon  heap used  heap total  ArrayBuffers  uploads max/mean  launcher anon')
   for (const r of results) {
     for (const p of r.phases.filter(x => x.phase === 'fetch' || x.phase === 'uploads')) {
-      console.log(`${r.limit.padEnd(10)} ${p.phase.padEnd(8)} ${p.peakRssMiB.toFixed(0).padStart(5)} MiB ${p.peakRssAnonMiB.toFixed(0).padStart(5)} MiB ${p.peakHeapUsedMiB.toFixed(0).padStart(6)} MiB ${p.peakHeapTotalMiB.toFixed(0).padStart(7)} MiB ${p.peakArrayBuffersMiB.toFixed(0).padStart(9)} MiB  ${p.maxActiveUploads}/${p.meanActiveUploads}`)
+      console.log(`${r.limit.padEnd(10)} ${p.phase.padEnd(8)} ${p.peakRssMiB.toFixed(0).padStart(5)} MiB ${p.peakRssAnonMiB.toFixed(0).padStart(5)} MiB ${p.peakHeapUsedMiB.toFixed(0).padStart(6)} MiB ${p.peakHeapTotalMiB.toFixed(0).padStart(7)} MiB ${p.peakArrayBuffersMiB.toFixed(0).padStart(9)} MiB  ${`${p.maxActiveUploads}/${p.meanActiveUploads}`.padEnd(16)}  ${Number.isNaN(p.peakLauncherAnonMiB) ? '-' : `${p.peakLauncherAnonMiB.toFixed(0)} MiB`}`)
     }
     console.log(`${r.limit.padEnd(10)} fetch ${r.fetchSeconds.toFixed(1)} s (${r.fetchMiBs} MiB/s); uploads ${r.uploads.MiBs} MiB/s, ${r.uploads.ok} pieces, ${r.uploads.busy} BUSY, ${r.uploads.errors} errors; VmHWM ${r.peakHwmMiB.toFixed(0)} MiB`)
   }

@@ -7,6 +7,8 @@
  * the measurements behind the numbers: docs/memory.md.
  */
 
+import { ConfigError } from './errors.js'
+
 const KiB = 1024
 const MiB = 1024 * KiB
 
@@ -42,9 +44,6 @@ export const MIN_UPLOADS = 4
  * hashes it off the event loop from a copy of its own (content/hash.ts).
  */
 export const COPIES_PER_PIECE = 3
-/** Pieces in flight from peers when unlimited (fetch/constants.ts DEFAULT_PEER_CONCURRENCY). */
-export const DEFAULT_PEER_PIECES = 24
-export const DEFAULT_ORIGIN_PIECES = 4
 
 /** js-yamux grows a stream's receive window up to this when unlimited (swarm/libp2p.ts); the initial window is the same on every node and is not ours to change. */
 export const DEFAULT_MAX_STREAM_WINDOW = 16 * MiB
@@ -70,8 +69,11 @@ export const OLD_SPACE_SHARE = 0.5
 /** V8's young generation (semi-space) grows to 16 MiB by default; one MiB of it per this much limit. */
 export const SEMI_SPACE_PER = 128 * MiB
 export const MAX_SEMI_SPACE_MIB = 16
-/** glibc malloc arenas: one per thread by default, each keeping freed memory of its own. */
+/** glibc malloc arenas: up to 8 per core by default, each keeping freed memory of its own. */
 export const LIMITED_MALLOC_ARENAS = 2
+/** The hashing worker's V8 heap under a limit: it holds hash states and one read chunk (outside its heap). */
+export const HASH_WORKER_OLD_SPACE_MIB = 8
+export const HASH_WORKER_YOUNG_SPACE_MIB = 1
 
 export interface MemoryBudget {
   /** The limit this came from, bytes (undefined: none). */
@@ -82,15 +84,15 @@ export interface MemoryBudget {
   uploadChunk: number
   /** Piece bytes an upload leaves queued in its stream before it waits. */
   uploadQueue: number
-  /** Bytes of pieces in flight per download (from peers and the origin together); Infinity: counts only. */
+  /** Bytes of pieces in flight per download, for each of peers and the origin (fetch/constants.ts fitInFlight); Infinity: the counts alone. */
   downloadInFlight: number
-  peerPieces: number
-  originPieces: number
   /** yamux: largest receive window a stream may grow to. */
   maxStreamWindow: number
   storeCache: number
   storeWriteBuffer: number
   readChunk: number
+  /** The hashing worker's V8 heap; undefined: Node's defaults. */
+  workerLimits?: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }
   /** Settings only a new process can take (src/daemon/relaunch.ts); undefined when unlimited. */
   process?: ProcessSettings
 }
@@ -108,7 +110,7 @@ const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.m
 /** The largest power of two at or below `v` (at least 1). */
 const pow2Floor = (v: number): number => 2 ** Math.floor(Math.log2(Math.max(1, v)))
 
-/** The knobs for a limit in bytes; undefined gives today's defaults (no limit). Throws RangeError under MIN_MEMORY_LIMIT. */
+/** The knobs for a limit in bytes; undefined gives the defaults (no limit). ConfigError under MIN_MEMORY_LIMIT. */
 export function memoryBudget (limit?: number): MemoryBudget {
   if (limit == null) {
     return {
@@ -116,8 +118,6 @@ export function memoryBudget (limit?: number): MemoryBudget {
       uploadChunk: MAX_UPLOAD_CHUNK,
       uploadQueue: MAX_UPLOAD_CHUNK,
       downloadInFlight: Infinity,
-      peerPieces: DEFAULT_PEER_PIECES,
-      originPieces: DEFAULT_ORIGIN_PIECES,
       maxStreamWindow: DEFAULT_MAX_STREAM_WINDOW,
       storeCache: DEFAULT_STORE_CACHE,
       storeWriteBuffer: DEFAULT_STORE_WRITE_BUFFER,
@@ -125,7 +125,7 @@ export function memoryBudget (limit?: number): MemoryBudget {
     }
   }
   if (!Number.isFinite(limit) || limit < MIN_MEMORY_LIMIT) {
-    throw new RangeError(`a memory limit must be at least ${MIN_MEMORY_LIMIT / MiB} MiB`)
+    throw new ConfigError(`a memory limit must be at least ${MIN_MEMORY_LIMIT / MiB} MiB (what the runtime itself holds is near that), got ${limit} bytes`)
   }
   const spare = Math.max(MIN_SPARE, limit - RUNTIME_FLOOR)
   const uploads = spare * UPLOAD_SHARE
@@ -140,27 +140,15 @@ export function memoryBudget (limit?: number): MemoryBudget {
     uploadChunk,
     uploadQueue: 2 * uploadChunk,
     downloadInFlight,
-    peerPieces: DEFAULT_PEER_PIECES,
-    originPieces: DEFAULT_ORIGIN_PIECES,
     maxStreamWindow: small ? LIMITED_MAX_STREAM_WINDOW : DEFAULT_MAX_STREAM_WINDOW,
     storeCache: clamp(pow2Floor(limit / 64), MIN_STORE_CACHE, DEFAULT_STORE_CACHE),
     storeWriteBuffer: clamp(pow2Floor(limit / 128), MIN_STORE_CACHE, DEFAULT_STORE_WRITE_BUFFER),
     readChunk: clamp(pow2Floor(spare / 64), MIN_READ_CHUNK, DEFAULT_READ_CHUNK),
+    workerLimits: { maxOldGenerationSizeMb: HASH_WORKER_OLD_SPACE_MIB, maxYoungGenerationSizeMb: HASH_WORKER_YOUNG_SPACE_MIB },
     process: {
       maxOldSpaceMiB: Math.round(Math.max(MIN_OLD_SPACE, limit * OLD_SPACE_SHARE) / MiB),
       maxSemiSpaceMiB: clamp(pow2Floor(limit / SEMI_SPACE_PER), 1, MAX_SEMI_SPACE_MIB),
       mallocArenas: LIMITED_MALLOC_ARENAS
     }
   }
-}
-
-/**
- * Pieces in flight for one download once its piece size is known: the
- * counts, cut so that their bytes fit `inFlight` (at least one of each, so a
- * download always moves).
- */
-export function piecesInFlight (b: Pick<MemoryBudget, 'downloadInFlight' | 'peerPieces' | 'originPieces'>, pieceSize: number): { peer: number, origin: number } {
-  if (!Number.isFinite(b.downloadInFlight)) return { peer: b.peerPieces, origin: b.originPieces }
-  const fit = Math.max(1, Math.floor(b.downloadInFlight / pieceSize))
-  return { peer: clamp(fit, 1, b.peerPieces), origin: clamp(fit, 1, b.originPieces) }
 }

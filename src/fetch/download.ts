@@ -9,7 +9,7 @@ import type { BlobInterest } from '../transfer/types.js'
 import { Attempts } from './attempts.js'
 import { systemClock, type Clock } from './clock.js'
 import * as K from './constants.js'
-import { withDefaults } from './constants.js'
+import { fitInFlight, withDefaults } from './constants.js'
 import { Announcer } from './announce.js'
 import { Discovery } from './discovery.js'
 import { Finisher } from './finish.js'
@@ -283,6 +283,8 @@ export class Download {
     const have = record.have
     this.pieceSize = pieceSize
     this.size = size
+    // The planner reads these options: from now on it sends only what fits the in-flight bytes.
+    Object.assign(this.#o, fitInFlight(this.#o, pieceSize))
     // a piece map that came before the size (with an origin, the origin gave the size)
     this.#mapAuth.apply()
     if (this.settled) return

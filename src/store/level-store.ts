@@ -18,6 +18,19 @@ export interface StoreInit {
   quota?: number
   logger?: Logger
   onEvicted?: (digest: string, size: number) => void
+  /** Memory the store may hold (src/memory-budget.ts); undefined fields keep the defaults. */
+  memory?: StoreMemory
+}
+
+export interface StoreMemory {
+  /** LevelDB block cache, bytes. */
+  indexCache?: number
+  /** LevelDB write buffer, bytes. */
+  indexWriteBuffer?: number
+  /** Chunk of a blob read from disk to stream it (READ_CHUNK by default) and to hash it on the worker. */
+  readChunk?: number
+  /** The hashing worker's V8 heap (Node's defaults when undefined). */
+  workerLimits?: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }
 }
 
 const ADMISSION = '#admission'
@@ -28,11 +41,13 @@ export class LevelStore implements BlobStore {
   /** Per partial blob: its job in the prefix hasher and how many pieces from 0 it was handed. */
   readonly #prefix = new Map<string, { job: number, pieces: number }>()
   #nextJob = 1
+  readonly #memory: StoreMemory
 
   constructor (init: StoreInit) {
     if (init.quota != null && !(init.quota >= 0)) throw new ConfigError(`store quota must be a number of bytes >= 0, got ${init.quota}`)
     this.#c = new StoreCore(new Layout(init.dir), init.quota ?? Infinity, init.logger, init.onEvicted)
-    this.#hasher = createPrefixHasher(init.logger)
+    this.#memory = init.memory ?? {}
+    this.#hasher = createPrefixHasher(init.logger, { chunk: this.#memory.readChunk, resourceLimits: this.#memory.workerLimits })
   }
 
   async start (): Promise<void> {
@@ -40,7 +55,7 @@ export class LevelStore implements BlobStore {
     const l = this.#c.layout
     await rm(l.tmp, { recursive: true, force: true })
     for (const d of [l.index, l.partialDir, l.blobsDir, l.tmp]) await mkdir(d, { recursive: true })
-    const db = new IndexDb(l.index)
+    const db = new IndexDb(l.index, { cacheSize: this.#memory.indexCache, writeBufferSize: this.#memory.indexWriteBuffer })
     await db.open()
     try {
       this.#c.entries = await loadEntries(l, db, this.#c.log)
@@ -241,7 +256,7 @@ export class LevelStore implements BlobStore {
       const { start, end } = resolveRange(e.rec.size, range)
       requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
       if (e.rec.complete) void this.touch(digest).catch(() => {})
-      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, READ_CHUNK, options.signal)
+      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, this.#memory.readChunk ?? READ_CHUNK, options.signal)
     })
   }
 
