@@ -29,6 +29,8 @@ const args = JSON.parse(process.argv[2] ?? '{}') as Args
 const BUSY_WAIT_MS = 300
 /** After any other failure (a stream cut, a timeout). */
 const ERROR_WAIT_MS = 1000
+const DIAL_TIMEOUT_MS = 30_000
+const DIAL_ATTEMPTS = 3
 
 const target = multiaddr(args.addr)
 const daemon = peerIdFromString(target.getComponents().find(c => c.name === 'p2p')?.value ?? '')
@@ -48,10 +50,18 @@ async function startPeer (): Promise<Libp2p> {
     // the swarm's initial window, or the daemon overruns ours (libp2p.ts YAMUX_INITIAL_STREAM_WINDOW)
     streamMuxers: [yamux(yamuxOptions())],
     connectionMonitor: { enabled: false },
+    // a loaded 2-core host needs the daemon's own patience (swarm/libp2p.ts)
+    connectionManager: { dialTimeout: DIAL_TIMEOUT_MS, inboundUpgradeTimeout: DIAL_TIMEOUT_MS, outboundStreamProtocolNegotiationTimeout: DIAL_TIMEOUT_MS, inboundStreamProtocolNegotiationTimeout: DIAL_TIMEOUT_MS },
     services: { identify: identify() }
   })
-  await node.dial(target, { signal: AbortSignal.timeout(30_000) })
-  return node
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await node.dial(target, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      return node
+    } catch (err) {
+      if (attempt >= DIAL_ATTEMPTS) throw err
+    }
+  }
 }
 
 async function ask (node: Libp2p, seed: number): Promise<void> {

@@ -34,6 +34,8 @@ export const CHUNKS_PER_UPLOAD = 4
 export const MIN_UPLOAD_CHUNK = 16 * KiB
 /** Piece bytes are read from disk and sent in chunks of at most this (the unlimited default, transfer/limits.ts UPLOAD_CHUNK). */
 export const MAX_UPLOAD_CHUNK = 1 * MiB
+/** Bytes an upload leaves queued in its stream when unlimited (transfer/limits.ts UPLOAD_QUEUE_BYTES); under a limit, two chunks. */
+export const DEFAULT_UPLOAD_QUEUE = 1 * MiB
 /** Uploads served at once: the default, and the fewest a limit may leave (past it, peers get BUSY and ask another holder). */
 export const DEFAULT_MAX_UPLOADS = 32
 export const MIN_UPLOADS = 4
@@ -116,7 +118,7 @@ export function memoryBudget (limit?: number): MemoryBudget {
     return {
       maxUploads: DEFAULT_MAX_UPLOADS,
       uploadChunk: MAX_UPLOAD_CHUNK,
-      uploadQueue: MAX_UPLOAD_CHUNK,
+      uploadQueue: DEFAULT_UPLOAD_QUEUE,
       downloadInFlight: Infinity,
       maxStreamWindow: DEFAULT_MAX_STREAM_WINDOW,
       storeCache: DEFAULT_STORE_CACHE,
@@ -138,7 +140,7 @@ export function memoryBudget (limit?: number): MemoryBudget {
     limit,
     maxUploads,
     uploadChunk,
-    uploadQueue: 2 * uploadChunk,
+    uploadQueue: Math.min(DEFAULT_UPLOAD_QUEUE, 2 * uploadChunk),
     downloadInFlight,
     maxStreamWindow: small ? LIMITED_MAX_STREAM_WINDOW : DEFAULT_MAX_STREAM_WINDOW,
     storeCache: clamp(pow2Floor(limit / 64), MIN_STORE_CACHE, DEFAULT_STORE_CACHE),
