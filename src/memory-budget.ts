@@ -73,6 +73,13 @@ export const SEMI_SPACE_PER = 128 * MiB
 export const MAX_SEMI_SPACE_MIB = 16
 /** glibc malloc arenas: up to 8 per core by default, each keeping freed memory of its own. */
 export const LIMITED_MALLOC_ARENAS = 2
+/**
+ * glibc serves allocations from this size up with their own mmap, given
+ * back to the system when freed. By default the threshold rises to the
+ * largest block freed (up to 32 MiB), after which piece-sized buffers come
+ * from the heap, whose freed middle is kept: RSS then stays at its peak.
+ */
+export const LIMITED_MMAP_THRESHOLD = 32 * KiB
 /** The hashing worker's V8 heap under a limit: it holds hash states and one read chunk (outside its heap). */
 export const HASH_WORKER_OLD_SPACE_MIB = 8
 export const HASH_WORKER_YOUNG_SPACE_MIB = 1
@@ -93,6 +100,8 @@ export interface MemoryBudget {
   storeCache: number
   storeWriteBuffer: number
   readChunk: number
+  /** Hash pieces on the event loop (no copy for the thread pool): src/store/level-store.ts StoreMemory. */
+  hashOnLoop: boolean
   /** The hashing worker's V8 heap; undefined: Node's defaults. */
   workerLimits?: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }
   /** Settings only a new process can take (src/daemon/relaunch.ts); undefined when unlimited. */
@@ -106,6 +115,8 @@ export interface ProcessSettings {
   maxSemiSpaceMiB: number
   /** MALLOC_ARENA_MAX */
   mallocArenas: number
+  /** MALLOC_MMAP_THRESHOLD_, bytes */
+  mmapThreshold: number
 }
 
 const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, v))
@@ -123,7 +134,8 @@ export function memoryBudget (limit?: number): MemoryBudget {
       maxStreamWindow: DEFAULT_MAX_STREAM_WINDOW,
       storeCache: DEFAULT_STORE_CACHE,
       storeWriteBuffer: DEFAULT_STORE_WRITE_BUFFER,
-      readChunk: DEFAULT_READ_CHUNK
+      readChunk: DEFAULT_READ_CHUNK,
+      hashOnLoop: false
     }
   }
   if (!Number.isFinite(limit) || limit < MIN_MEMORY_LIMIT) {
@@ -146,11 +158,14 @@ export function memoryBudget (limit?: number): MemoryBudget {
     storeCache: clamp(pow2Floor(limit / 64), MIN_STORE_CACHE, DEFAULT_STORE_CACHE),
     storeWriteBuffer: clamp(pow2Floor(limit / 128), MIN_STORE_CACHE, DEFAULT_STORE_WRITE_BUFFER),
     readChunk: clamp(pow2Floor(spare / 64), MIN_READ_CHUNK, DEFAULT_READ_CHUNK),
+    // a copy of every piece for the thread pool is worth more than the main thread's ~1 ms per 2 MiB
+    hashOnLoop: true,
     workerLimits: { maxOldGenerationSizeMb: HASH_WORKER_OLD_SPACE_MIB, maxYoungGenerationSizeMb: HASH_WORKER_YOUNG_SPACE_MIB },
     process: {
       maxOldSpaceMiB: Math.round(Math.max(MIN_OLD_SPACE, limit * OLD_SPACE_SHARE) / MiB),
       maxSemiSpaceMiB: clamp(pow2Floor(limit / SEMI_SPACE_PER), 1, MAX_SEMI_SPACE_MIB),
-      mallocArenas: LIMITED_MALLOC_ARENAS
+      mallocArenas: LIMITED_MALLOC_ARENAS,
+      mmapThreshold: LIMITED_MMAP_THRESHOLD
     }
   }
 }

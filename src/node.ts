@@ -77,7 +77,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     quota: options.cacheSize,
     logger: log,
     onEvicted: () => { counters.evictions++ },
-    memory: { indexCache: budget.storeCache, indexWriteBuffer: budget.storeWriteBuffer, readChunk: budget.readChunk, workerLimits: budget.workerLimits }
+    memory: { indexCache: budget.storeCache, indexWriteBuffer: budget.storeWriteBuffer, readChunk: budget.readChunk, hashOnLoop: budget.hashOnLoop, workerLimits: budget.workerLimits }
   })
   const limits: Record<'upload' | 'download' | 'origin', RateLimiter> = {
     upload: createRateLimiter(options.uploadRate),

@@ -34,7 +34,7 @@ export function relaunchPlan (settings: ProcessSettings, current: { env: NodeJS.
   if (given.some(a => /^--max[-_]old[-_]space[-_]size/.test(a))) return undefined
   return {
     nodeOptions: [`--max-old-space-size=${settings.maxOldSpaceMiB}`, `--max-semi-space-size=${settings.maxSemiSpaceMiB}`],
-    env: { MALLOC_ARENA_MAX: String(settings.mallocArenas), [RELAUNCHED_ENV]: '1' }
+    env: { MALLOC_ARENA_MAX: String(settings.mallocArenas), MALLOC_MMAP_THRESHOLD_: String(settings.mmapThreshold), [RELAUNCHED_ENV]: '1' }
   }
 }
 

@@ -1,5 +1,5 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises'
-import { Bitfield, equalBytes, pieceLength, pieceRange, sha256OffLoop, type PieceMap } from '../content/index.js'
+import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, sha256OffLoop, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
 import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
@@ -29,6 +29,12 @@ export interface StoreMemory {
   indexWriteBuffer?: number
   /** Chunk of a blob read from disk to stream it (READ_CHUNK by default) and to hash it on the worker. */
   readChunk?: number
+  /**
+   * Hash each piece on the event loop rather than on the thread pool: the
+   * thread pool's WebCrypto digest copies the piece first, a second piece
+   * in memory for each one being written (off the loop by default).
+   */
+  hashOnLoop?: boolean
   /** The hashing worker's V8 heap (Node's defaults when undefined). */
   workerLimits?: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }
 }
@@ -149,8 +155,10 @@ export class LevelStore implements BlobStore {
     if (bytes.byteLength !== len) throw new InvalidRequestError(`piece ${index} of ${digest} must be ${len} bytes, got ${bytes.byteLength}`)
     // This is where a piece from a peer is verified: fetch/ hands over the
     // digest it trusts and does not hash the bytes itself.
-    // Off the event loop: the loop is busy with the network at full speed.
-    if (!equalBytes(await sha256OffLoop(bytes), pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
+    // Off the event loop by default: the loop is busy with the network at full speed
+    // (on it under a memory limit: the thread pool needs a copy of the piece).
+    const hashed = this.#memory.hashOnLoop === true ? sha256(bytes) : await sha256OffLoop(bytes)
+    if (!equalBytes(hashed, pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
     await this.#c.lock.shared(hex, async () => {
       const e = this.#c.need(digest)
       if (e.rec.complete || e.held.get(index)) return

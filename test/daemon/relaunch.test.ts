@@ -3,13 +3,13 @@ import { RELAUNCHED_ENV, relaunchPlan } from '../../src/daemon/relaunch.js'
 import { earlyMemoryLimit } from '../../src/cli/relaunch-early.js'
 
 const MiB = 1024 * 1024
-const settings = { maxOldSpaceMiB: 64, maxSemiSpaceMiB: 1, mallocArenas: 2 }
+const settings = { maxOldSpaceMiB: 64, maxSemiSpaceMiB: 1, mallocArenas: 2, mmapThreshold: 32768 }
 
 describe('relaunchPlan', () => {
   it('starts a child with the heap flags in NODE_OPTIONS and the malloc arenas', () => {
     expect(relaunchPlan(settings, { env: {}, execArgv: [] })).toEqual({
       nodeOptions: ['--max-old-space-size=64', '--max-semi-space-size=1'],
-      env: { MALLOC_ARENA_MAX: '2', [RELAUNCHED_ENV]: '1' }
+      env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', [RELAUNCHED_ENV]: '1' }
     })
   })
   it('runs here when this is the child, or when the operator chose the heap', () => {

@@ -28,7 +28,7 @@ describe('memoryBudget', () => {
     expect(b.storeCache).toBe(2 * MiB)
     expect(b.storeWriteBuffer).toBe(MiB)
     expect(b.readChunk).toBeLessThan(4 * MiB)
-    expect(b.process).toEqual({ maxOldSpaceMiB: 64, maxSemiSpaceMiB: 1, mallocArenas: 2 })
+    expect(b.process).toEqual({ maxOldSpaceMiB: 64, maxSemiSpaceMiB: 1, mallocArenas: 2, mmapThreshold: 32768 })
     expect(b.workerLimits).toBeDefined()
   })
 
