@@ -61,6 +61,14 @@ export interface StarlingNodeOptions {
   exemptPrivateRanges?: boolean
   /** Open inbound connections one remote IP may hold (exempt ranges aside). Default 128. */
   maxInboundConnectionsPerHost?: number
+  /**
+   * Bytes of memory the node should stay within (at least 64 MiB): sizes
+   * upload slots and chunks, pieces in flight, yamux windows and the store's
+   * caches to fit (src/memory-budget.ts, docs/memory.md). The V8 heap and
+   * malloc settings it implies need a process started with them: the daemon
+   * does that; a library user passes them to Node. Default: no limit.
+   */
+  memoryLimit?: number
   logger?: Logger
 }
 
@@ -154,6 +162,8 @@ export interface NodeStats {
   originRequests: number
   originErrors: number
   activeDownloads: number
+  /** Pieces being served to peers right now (each holds an upload slot). */
+  activeUploads: number
   connectedPeers: number
   /** Peers this node exchanges gossip with (have-updates travel only between them). */
   gossipPeers: number

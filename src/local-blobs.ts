@@ -1,3 +1,4 @@
+import { pieceLength } from './content/index.js'
 import type { BlobStore } from './store/types.js'
 import type { LocalBlobs } from './transfer/types.js'
 
@@ -12,10 +13,16 @@ export function createLocalBlobs (store: BlobStore): LocalBlobs {
       if (have == null || pieceDigests == null) return undefined
       return { digest, size: info.size, pieceSize: info.pieceSize, complete: info.complete, have, pieceDigests }
     },
-    async readPiece (digest, index, options = {}) {
+    async openPiece (digest, index, options = {}) {
       const have = await store.have(digest, options)
       if (have?.get(index) !== true) return undefined
-      return await store.readPiece(digest, index, options)
+      const info = await store.stat(digest, options)
+      if (info == null) return undefined
+      const length = pieceLength(info.size, info.pieceSize, index)
+      return {
+        length,
+        read: async (offset, len, o = {}) => await store.readPiece(digest, index, { ...o, offset, length: len })
+      }
     }
   }
 }

@@ -22,6 +22,7 @@ import { createRateLimiter, type RateLimiter } from './utils/rate-limit.js'
 import { limitOrigin } from './fetch/limit-origin.js'
 import { raceSignal } from './fetch/signals.js'
 import { createLocalBlobs } from './local-blobs.js'
+import { memoryBudget } from './memory-budget.js'
 
 const silent: Logger = { debug () {}, info () {}, warn () {}, error () {} }
 
@@ -38,6 +39,8 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   const location = options.location ?? ''
   // parsed first: a bad name is a ConfigError before anything is created
   const bootstrapDns = (options.bootstrapDns ?? []).map(parseDnsBootstrap)
+  // what holds memory in proportion to work, sized to the limit (the defaults when none)
+  const budget = memoryBudget(options.memoryLimit)
   await mkdir(options.dataDir, { recursive: true })
   const privateKey = await loadOrCreateIdentity(options.dataDir)
 
@@ -65,14 +68,16 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     allowPeers: options.allowPeers,
     maxInboundPerHost: options.maxInboundConnectionsPerHost,
     isBanned: (id) => peerBook.isBanned(id.toString()),
-    appScore: (id) => strikeScore(peerBook.get(id), peerBook.isBanned(id))
+    appScore: (id) => strikeScore(peerBook.get(id), peerBook.isBanned(id)),
+    maxStreamWindow: budget.maxStreamWindow
   })
 
   const store = (components.store ?? createStore)({
     dir: join(options.dataDir, 'store'),
     quota: options.cacheSize,
     logger: log,
-    onEvicted: () => { counters.evictions++ }
+    onEvicted: () => { counters.evictions++ },
+    memory: { indexCache: budget.storeCache, indexWriteBuffer: budget.storeWriteBuffer, readChunk: budget.readChunk, hashOnLoop: budget.hashOnLoop, workerLimits: budget.workerLimits }
   })
   const limits: Record<'upload' | 'download' | 'origin', RateLimiter> = {
     upload: createRateLimiter(options.uploadRate),
@@ -86,7 +91,10 @@ export async function createNode (options: StarlingNodeOptions, components: Star
     location: () => location,
     logger: log
   }, {
-    uploadLimiter: limits.upload
+    uploadLimiter: limits.upload,
+    maxUploads: budget.maxUploads,
+    uploadChunk: budget.uploadChunk,
+    uploadQueue: budget.uploadQueue
   })
   const baseTransfer = createTransferClient({ dialProtocol: libp2p.dialProtocol.bind(libp2p) }, { downloadLimiter: limits.download })
   const transfer = components.wrapTransfer?.(baseTransfer) ?? baseTransfer
@@ -104,7 +112,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   }
   const downloads = createDownloads({
     store, transfer, swarm, peerBook, selfId: libp2p.peerId.toString(), location, originPerLocation: options.originPerLocation === true, events, logger: log
-  })
+  }, { inFlightBytes: budget.downloadInFlight })
 
   let started = false
   const parts = [store, libp2p, transferServer, swarm]
@@ -227,6 +235,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
         originRequests: counters.originRequests,
         originErrors: counters.originErrors,
         activeDownloads: downloads.active(),
+        activeUploads: t.activeUploads,
         connectedPeers: new Set(libp2p.getConnections().map(c => c.remotePeer.toString())).size,
         gossipPeers: libp2p.services.pubsub.getPeers().length,
         cache: store.usage(),

@@ -84,7 +84,8 @@ async function run (argv: string[], ctx: CliContext): Promise<number> {
       return err.exitCode === 0 ? 0 : 2
     }
     const e = err as Error & { exitCode?: number }
-    ctx.stderr.write(`starling: ${e?.message ?? String(err)}\n`)
+    // an empty message: whoever failed has said why (a relaunched daemon, on the same stderr)
+    if (e?.message !== '') ctx.stderr.write(`starling: ${e?.message ?? String(err)}\n`)
     if (e?.name === 'CliError') return e.exitCode ?? 1
     if (e?.name === 'ConfigError' || e?.name === 'InvalidDigestError') return 2
     if (process.env.STARLING_DEBUG != null) ctx.stderr.write(`${e?.stack ?? ''}\n`)

@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises'
 import { parse as parseYaml, YAMLParseError } from 'yaml'
 import { z } from 'zod'
 import { ConfigError } from '../errors.js'
-import { parseDuration, parseSize } from './size.js'
+import { formatBytes, parseDuration, parseSize } from './size.js'
+import { MIN_MEMORY_LIMIT } from '../memory-budget.js'
 import { tracesEndpoint } from '../tracing/endpoint.js'
 
 import { DEFAULT_API, DEFAULT_LISTEN, DEFAULT_UPSTREAMS } from './defaults.js'
@@ -67,6 +68,8 @@ export interface DaemonConfig {
   /** Per-user folder where the daemon records where its API token is (for the CLI). */
   runtimeDir: string
   registry: RegistryConfig
+  /** Bytes the daemon should stay within (src/memory-budget.ts, docs/memory.md); undefined = no limit. */
+  memoryLimit?: number
   /** OTLP/HTTP traces URL (`otlpEndpoint`, else the OTEL_EXPORTER_OTLP_* variables); undefined = tracing off (docs/tracing.md). */
   otlpEndpoint?: string
 }
@@ -92,6 +95,11 @@ const rate = refineWith(v => {
   return n
 })
 const duration = refineWith(v => parseDuration(v))
+const memoryLimit = refineWith(v => {
+  const n = parseSize(v)
+  if (n < MIN_MEMORY_LIMIT) throw new ConfigError(`expected at least ${formatBytes(MIN_MEMORY_LIMIT)} (what Node and libp2p hold before any transfer is near that), got ${formatBytes(n)}`)
+  return n
+})
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:[\]\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:7483')
   .refine(s => Number(s.slice(s.lastIndexOf(':') + 1)) <= 65535, 'port must be 0–65535')
 /** The registry mirror's address: HOST:PORT, or a bare :PORT, which binds loopback (as parseListen in src/registry does): the mirror serves what the swarm holds, so every interface must be asked for by name (0.0.0.0:PORT). */
@@ -117,6 +125,7 @@ const schema = z.strictObject({
   metrics: hostPort.optional(),
   location: z.string().regex(/^[A-Za-z0-9._\-/]*$/, 'expected a label of letters, digits, . _ - and /, e.g. eu-west/zone-a/rack-3').optional(),
   cacheSize: size.optional(),
+  memoryLimit: memoryLimit.optional(),
   uploadRate: rate.optional(),
   downloadRate: rate.optional(),
   originRate: rate.optional(),
@@ -203,6 +212,7 @@ function validate (raw: RawConfig, sources: Sources, env: NodeJS.ProcessEnv): Da
     location: c.location ?? '',
     originPerLocation: c.originPerLocation ?? false,
     cacheSize: c.cacheSize,
+    memoryLimit: c.memoryLimit,
     uploadRate: c.uploadRate,
     downloadRate: c.downloadRate,
     originRate: c.originRate,
@@ -272,7 +282,7 @@ async function readConfigFile (file: string): Promise<RawConfig> {
 const ENV_KEYS = ['dataDir', 'listen', 'bootstrap', 'api', 'metrics', 'location', 'originPerLocation', 'cacheSize', 'uploadRate',
   'downloadRate', 'originRate', 'logLevel', 'gcInterval', 'bootstrapTimeout', 'allowConnectionsFrom', 'pskFile',
   'swarmKey', 'allowPeers', 'exemptPrivateRanges', 'maxInboundConnectionsPerHost', 'allowFileImport', 'apiHosts', 'runtimeDir',
-  'bootstrapDns', 'otlpEndpoint'] as const
+  'bootstrapDns', 'otlpEndpoint', 'memoryLimit'] as const
 const LIST_KEYS = new Set(['listen', 'bootstrap', 'allowConnectionsFrom', 'apiHosts', 'bootstrapDns'])
 
 function envName (key: string): string {

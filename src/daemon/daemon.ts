@@ -65,6 +65,7 @@ export async function startDaemon (config: DaemonConfig, components: DaemonCompo
     location: config.location,
     originPerLocation: config.originPerLocation,
     cacheSize: config.cacheSize,
+    memoryLimit: config.memoryLimit,
     uploadRate: config.uploadRate,
     downloadRate: config.downloadRate,
     originRate: config.originRate,

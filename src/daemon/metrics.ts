@@ -54,10 +54,13 @@ export function createMetrics (stats: () => NodeStats): DaemonMetrics {
   counter('starling_origin_errors_total', 'Origin requests that failed', st => st.originErrors)
   counter('starling_cache_evictions_total', 'Blobs evicted from the cache by GC', st => st.evictions)
   gauge('starling_active_downloads', 'Downloads in progress', st => st.activeDownloads)
+  gauge('starling_active_uploads', 'Pieces being served to peers (upload slots held)', st => st.activeUploads)
   gauge('starling_connected_peers', 'Peers with an open connection', st => st.connectedPeers)
   gauge('starling_cache_bytes', 'Bytes held in the store (counted against the quota)', st => st.cache.bytes)
   gauge('starling_cache_blobs', 'Blobs in the store', st => st.cache.blobs)
   gauge('starling_cache_quota_bytes', 'Store quota in bytes (+Inf when none)', st => st.cache.quota)
+
+  memoryGauges(registry)
 
   return {
     registry,
@@ -71,4 +74,32 @@ export function createMetrics (stats: () => NodeStats): DaemonMetrics {
       }
     }
   }
+}
+
+/**
+ * The process's memory, read at scrape time: what `--memory-limit` is meant
+ * to bound (docs/memory.md). Resident set, the V8 heap, and the bytes
+ * outside it (Buffers and ArrayBuffers: piece data lives there).
+ */
+function memoryGauges (registry: Registry): void {
+  let mem: NodeJS.MemoryUsage | undefined
+  const parts: Array<[string, string, (m: NodeJS.MemoryUsage) => number]> = [
+    ['starling_memory_rss_bytes', 'Resident set size of the daemon process', m => m.rss],
+    ['starling_memory_heap_used_bytes', 'V8 heap in use', m => m.heapUsed],
+    ['starling_memory_heap_total_bytes', 'V8 heap reserved', m => m.heapTotal],
+    ['starling_memory_external_bytes', 'Memory of C++ objects bound to JS objects, ArrayBuffers included', m => m.external],
+    ['starling_memory_array_buffers_bytes', 'ArrayBuffers and Buffers (piece bytes live here)', m => m.arrayBuffers]
+  ]
+  parts.forEach(([name, help, pick], i) => {
+    const g: Gauge<string> = new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect () {
+        // one process.memoryUsage() per scrape, taken by the first gauge
+        if (i === 0 || mem == null) mem = process.memoryUsage()
+        g.set(pick(mem))
+      }
+    })
+  })
 }

@@ -180,10 +180,25 @@ export function withDefaults (init: DownloadInit): Required<DownloadInit> {
     originConcurrency: init.originConcurrency ?? DEFAULT_ORIGIN_CONCURRENCY,
     perPeerPipeline: init.perPeerPipeline ?? DEFAULT_PER_PEER_PIPELINE,
     peerConcurrency: init.peerConcurrency ?? DEFAULT_PEER_CONCURRENCY,
+    inFlightBytes: init.inFlightBytes ?? Infinity,
     gatherMs: init.gatherMs ?? DEFAULT_GATHER_MS,
     stallMs: init.stallMs ?? DEFAULT_STALL_MS,
     discoveryTimeoutMs: init.discoveryTimeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS,
     heartbeatMs: init.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     lingerMs: init.lingerMs ?? DEFAULT_LINGER_MS
+  }
+}
+
+/**
+ * The in-flight counts of a download whose piece size is now known, cut so
+ * that each count's pieces fit `inFlightBytes` (at least one, so a
+ * download always moves; a 16 MiB piece may then go over a small budget).
+ */
+export function fitInFlight (o: Pick<Required<DownloadInit>, 'peerConcurrency' | 'originConcurrency' | 'perPeerPipeline' | 'inFlightBytes'>, pieceSize: number): { peerConcurrency: number, originConcurrency: number, perPeerPipeline: number } {
+  const fit = Math.max(1, Math.floor(o.inFlightBytes / pieceSize))
+  return {
+    peerConcurrency: Math.min(o.peerConcurrency, fit),
+    originConcurrency: Math.min(o.originConcurrency, fit),
+    perPeerPipeline: Math.min(o.perPeerPipeline, fit)
   }
 }

@@ -5,7 +5,7 @@ import { AbortError, StoreFullError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 import type { BlobInterest } from '../transfer/types.js'
 import * as K from './constants.js'
-import { withDefaults } from './constants.js'
+import { fitInFlight, withDefaults } from './constants.js'
 import { Announcer, gossipState } from './announce.js'
 import { banContradicted } from './finish.js'
 import { wireParts, type DownloadParts } from './parts.js'
@@ -183,6 +183,8 @@ export class Download {
     const have = record.have
     this.pieceSize = pieceSize
     this.size = size
+    // The planner reads these options: from now on it sends only what fits the in-flight bytes.
+    Object.assign(this.#o, fitInFlight(this.#o, pieceSize))
     // a piece map that came before the size (with an origin, the origin gave the size)
     this.#p.mapAuth.apply()
     if (this.settled) return

@@ -48,6 +48,13 @@ export interface DownloadInit {
   perPeerPipeline?: number
   /** Piece requests in flight from all peers. Default 24. */
   peerConcurrency?: number
+  /**
+   * Bytes of pieces in flight (from peers and from the origin, each count
+   * on its own) once the piece size is known: the two counts above are cut
+   * to fit, one piece each at least. Default Infinity (`--memory-limit`
+   * sets it: src/memory-budget.ts).
+   */
+  inFlightBytes?: number
   /** Shortest wait to learn who else wants the blob before going to the origin. Default 500 ms. */
   gatherMs?: number
   /** A designated peer that shows no progress this long may lose its pieces to the next in rank. Default 4 s. */

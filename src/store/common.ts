@@ -124,3 +124,14 @@ export function gcTarget (quota: number, options: { needBytes?: number, targetBy
  * (and on stop); the in-memory order is always exact.
  */
 export const TOUCH_FLUSH_MS = 1000
+
+/** The bytes [start, end) of the blob that `readPiece` reads for a piece spanning [pieceStart, pieceEnd). */
+export function pieceSlice (pieceStart: number, pieceEnd: number, options: { offset?: number, length?: number }): { start: number, end: number } {
+  const offset = options.offset ?? 0
+  const length = options.length ?? pieceEnd - pieceStart
+  if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new InvalidRequestError(`invalid part of a piece: offset ${offset}, length ${length}`)
+  }
+  const start = Math.min(pieceEnd, pieceStart + offset)
+  return { start, end: Math.min(pieceEnd, start + length) }
+}

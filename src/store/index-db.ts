@@ -33,8 +33,14 @@ export type IndexOp = { type: 'put', key: string, value: Uint8Array } | { type: 
 export class IndexDb {
   readonly #db: Level<string, Uint8Array>
 
-  constructor (location: string) {
-    this.#db = new Level<string, Uint8Array>(location, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  /** `cacheSize`, `writeBufferSize`: LevelDB's block cache and write buffer in bytes (its defaults, 8 and 4 MiB, when undefined). */
+  constructor (location: string, memory: { cacheSize?: number, writeBufferSize?: number } = {}) {
+    this.#db = new Level<string, Uint8Array>(location, {
+      keyEncoding: 'utf8',
+      valueEncoding: 'view',
+      ...(memory.cacheSize != null ? { cacheSize: memory.cacheSize } : {}),
+      ...(memory.writeBufferSize != null ? { writeBufferSize: memory.writeBufferSize } : {})
+    })
   }
 
   async open (): Promise<void> { await this.#db.open() }

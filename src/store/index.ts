@@ -2,8 +2,8 @@ import { LevelStore, type StoreInit } from './level-store.js'
 import { MemoryStore } from './memory-store.js'
 import type { BlobStore } from './types.js'
 
-export type { BlobInfo, BlobStore, GcResult, StoreEvents, StoreUsage, WritePieceOptions } from './types.js'
-export type { StoreInit } from './level-store.js'
+export type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreEvents, StoreUsage, WritePieceOptions } from './types.js'
+export type { StoreInit, StoreMemory } from './level-store.js'
 
 /**
  * The local content-addressed store: `level` index under `dir/index`, bytes

@@ -1,9 +1,9 @@
 import { mkdir, open, rename, rm } from 'node:fs/promises'
-import { Bitfield, equalBytes, pieceLength, pieceRange, sha256OffLoop, type PieceMap } from '../content/index.js'
+import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, sha256OffLoop, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
-import { checkSameShape, checkShape, digestArg, markUsed, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
+import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
+import { checkSameShape, checkShape, digestArg, markUsed, pieceSlice, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
 import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
 import { importToTemp } from './import.js'
@@ -18,6 +18,25 @@ export interface StoreInit {
   quota?: number
   logger?: Logger
   onEvicted?: (digest: string, size: number) => void
+  /** Memory the store may hold (src/memory-budget.ts); undefined fields keep the defaults. */
+  memory?: StoreMemory
+}
+
+export interface StoreMemory {
+  /** LevelDB block cache, bytes. */
+  indexCache?: number
+  /** LevelDB write buffer, bytes. */
+  indexWriteBuffer?: number
+  /** Chunk of a blob read from disk to stream it (READ_CHUNK by default) and to hash it on the worker. */
+  readChunk?: number
+  /**
+   * Hash each piece on the event loop rather than on the thread pool: the
+   * thread pool's WebCrypto digest copies the piece first, a second piece
+   * in memory for each one being written (off the loop by default).
+   */
+  hashOnLoop?: boolean
+  /** The hashing worker's V8 heap (Node's defaults when undefined). */
+  workerLimits?: { maxOldGenerationSizeMb: number, maxYoungGenerationSizeMb: number }
 }
 
 const ADMISSION = '#admission'
@@ -28,11 +47,13 @@ export class LevelStore implements BlobStore {
   /** Per partial blob: its job in the prefix hasher and how many pieces from 0 it was handed. */
   readonly #prefix = new Map<string, { job: number, pieces: number }>()
   #nextJob = 1
+  readonly #memory: StoreMemory
 
   constructor (init: StoreInit) {
     if (init.quota != null && !(init.quota >= 0)) throw new ConfigError(`store quota must be a number of bytes >= 0, got ${init.quota}`)
     this.#c = new StoreCore(new Layout(init.dir), init.quota ?? Infinity, init.logger, init.onEvicted)
-    this.#hasher = createPrefixHasher(init.logger)
+    this.#memory = init.memory ?? {}
+    this.#hasher = createPrefixHasher(init.logger, { chunk: this.#memory.readChunk, resourceLimits: this.#memory.workerLimits })
   }
 
   async start (): Promise<void> {
@@ -40,7 +61,7 @@ export class LevelStore implements BlobStore {
     const l = this.#c.layout
     await rm(l.tmp, { recursive: true, force: true })
     for (const d of [l.index, l.partialDir, l.blobsDir, l.tmp]) await mkdir(d, { recursive: true })
-    const db = new IndexDb(l.index)
+    const db = new IndexDb(l.index, { cacheSize: this.#memory.indexCache, writeBufferSize: this.#memory.indexWriteBuffer })
     await db.open()
     try {
       this.#c.entries = await loadEntries(l, db, this.#c.log)
@@ -134,8 +155,10 @@ export class LevelStore implements BlobStore {
     if (bytes.byteLength !== len) throw new InvalidRequestError(`piece ${index} of ${digest} must be ${len} bytes, got ${bytes.byteLength}`)
     // This is where a piece from a peer is verified: fetch/ hands over the
     // digest it trusts and does not hash the bytes itself.
-    // Off the event loop: the loop is busy with the network at full speed.
-    if (!equalBytes(await sha256OffLoop(bytes), pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
+    // Off the event loop by default: the loop is busy with the network at full speed
+    // (on it under a memory limit: the thread pool needs a copy of the piece).
+    const hashed = this.#memory.hashOnLoop === true ? sha256(bytes) : await sha256OffLoop(bytes)
+    if (!equalBytes(hashed, pieceDigest)) throw new DigestMismatchError(`piece ${index} of ${digest} does not match its piece digest`)
     await this.#c.lock.shared(hex, async () => {
       const e = this.#c.need(digest)
       if (e.rec.complete || e.held.get(index)) return
@@ -223,10 +246,11 @@ export class LevelStore implements BlobStore {
     })
   }
 
-  async readPiece (digest: string, index: number, options: AbortOptions = {}): Promise<Uint8Array> {
+  async readPiece (digest: string, index: number, options: PieceReadOptions = {}): Promise<Uint8Array> {
     const e = this.#c.need(digest)
-    const { start, end } = pieceRange(e.rec.size, e.rec.pieceSize, index)
-    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
+    const piece = pieceRange(e.rec.size, e.rec.pieceSize, index)
+    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, piece.start, piece.end)
+    const { start, end } = pieceSlice(piece.start, piece.end, options)
     throwIfAborted(options.signal)
     const { fh, release } = await this.#c.openForRead(digestArg(digest).hex)
     try { return await readAt(fh, start, end - start) } finally { await release() }
@@ -240,7 +264,7 @@ export class LevelStore implements BlobStore {
       const { start, end } = resolveRange(e.rec.size, range)
       requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
       if (e.rec.complete) void this.touch(digest).catch(() => {})
-      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, READ_CHUNK, options.signal)
+      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, this.#memory.readChunk ?? READ_CHUNK, options.signal)
     })
   }
 

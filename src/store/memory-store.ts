@@ -1,8 +1,8 @@
 import { Bitfield, equalBytes, pieceLength, pieceRange, PieceMapBuilder, choosePieceSize, sha256, type PieceMap } from '../content/index.js'
 import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError, throwIfAborted } from '../errors.js'
-import type { BlobInfo, BlobStore, GcResult, StoreUsage, WritePieceOptions } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
 import type { AbortOptions } from '../types.js'
-import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
+import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, pieceSlice, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
 import { forgetUntrusted, newEntry, type Entry } from './recover.js'
 import { lazy } from './stream.js'
 
@@ -104,12 +104,13 @@ export class MemoryStore implements BlobStore {
     return toInfo(digest, e.rec, e.held.count)
   }
 
-  async readPiece (digest: string, index: number, options: AbortOptions = {}): Promise<Uint8Array> {
+  async readPiece (digest: string, index: number, options: PieceReadOptions = {}): Promise<Uint8Array> {
     const e = this.#need(digest)
-    const { start, end } = pieceRange(e.rec.size, e.rec.pieceSize, index)
-    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
+    const piece = pieceRange(e.rec.size, e.rec.pieceSize, index)
+    requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, piece.start, piece.end)
+    const { start, end } = pieceSlice(piece.start, piece.end, options)
     throwIfAborted(options.signal)
-    return Uint8Array.from(e.pieces[index] ?? new Uint8Array(0))
+    return Uint8Array.from((e.pieces[index] ?? new Uint8Array(0)).subarray(start - piece.start, end - piece.start))
   }
 
   read (digest: string, range?: { offset?: number, length?: number }, options: AbortOptions = {}): AsyncIterable<Uint8Array> {

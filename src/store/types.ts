@@ -85,8 +85,12 @@ export interface BlobStore extends Startable {
   /** The full verified piece map of a complete blob. */
   pieceMap(digest: string, options?: AbortOptions): Promise<PieceMap | undefined>
 
-  /** Reads piece `index` (must be held). */
-  readPiece(digest: string, index: number, options?: AbortOptions): Promise<Uint8Array>
+  /**
+   * Reads piece `index` (must be held); with `offset`/`length`, only those
+   * bytes of it (cut at the piece's end), so a server can send a piece in
+   * chunks without holding it whole.
+   */
+  readPiece(digest: string, index: number, options?: PieceReadOptions): Promise<Uint8Array>
   /**
    * Streams bytes [offset, offset+length) of a blob; every piece the range
    * touches must be held (the caller waits for pieces first).
@@ -119,4 +123,11 @@ export interface WritePieceOptions extends AbortOptions {
 export interface StoreEvents {
   /** A blob was evicted by gc. */
   evicted?: (digest: string, size: number) => void
+}
+
+export interface PieceReadOptions extends AbortOptions {
+  /** First byte within the piece (default 0). */
+  offset?: number
+  /** Bytes to read (default: to the piece's end). */
+  length?: number
 }

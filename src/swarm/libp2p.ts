@@ -6,7 +6,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { preSharedKey } from '@libp2p/pnet'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
+import { yamux, type YamuxMuxerInit } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -52,6 +52,30 @@ export interface SwarmLibp2pInit {
    * heartbeat). Default: 0 for everyone.
    */
   appScore?: (peer: string) => number
+  /** Largest receive window a yamux stream may grow to (default DEFAULT_MAX_STREAM_WINDOW; `--memory-limit` lowers it). */
+  maxStreamWindow?: number
+}
+
+/**
+ * Every starling node's initial yamux stream window: part of the wire
+ * contract, not a local knob. js-yamux starts its *send* window at its own
+ * initial size, assuming the peer's receive window starts there too, so a
+ * node configured with another value overruns its peers' windows ("Receive
+ * window exceeded", seen with a 256 KiB client against 4 MiB nodes).
+ */
+export const YAMUX_INITIAL_STREAM_WINDOW = 4 * 1024 * 1024
+/** How far a stream's receive window may grow when nothing limits memory. */
+export const DEFAULT_MAX_STREAM_WINDOW = 16 * 1024 * 1024
+/** Streams per connection, each way. */
+export const YAMUX_MAX_STREAMS = 1024
+
+/** The yamux options of a starling node (also for light clients that speak to one: bench/memory-peers.ts). */
+export function yamuxOptions (maxStreamWindow = DEFAULT_MAX_STREAM_WINDOW): YamuxMuxerInit {
+  return {
+    maxInboundStreams: YAMUX_MAX_STREAMS,
+    maxOutboundStreams: YAMUX_MAX_STREAMS,
+    streamOptions: { initialStreamWindowSize: YAMUX_INITIAL_STREAM_WINDOW, maxStreamWindowSize: Math.max(YAMUX_INITIAL_STREAM_WINDOW, maxStreamWindow) }
+  }
 }
 
 /** Gossipsub score per strike: one strike is below 0 (out of the mesh) and at gossipsub's gossip threshold (-10: no IHAVE to it). */
@@ -118,7 +142,7 @@ export async function createSwarmLibp2p (init: SwarmLibp2pInit): Promise<SwarmLi
     addresses: { listen: init.listen },
     transports: [tcp({ inboundSocketInactivityTimeout: 5 * 60_000, outboundSocketInactivityTimeout: 5 * 60_000 })],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ maxInboundStreams: 1024, maxOutboundStreams: 1024, streamOptions: { initialStreamWindowSize: 4 * 1024 * 1024, maxStreamWindowSize: 16 * 1024 * 1024 } } as any)],
+    streamMuxers: [yamux(yamuxOptions(init.maxStreamWindow))],
     ...(init.psk != null ? { connectionProtector: preSharedKey({ psk: parseSwarmKey(init.psk, 'psk'), timeout: 10_000 }) } : {}),
     connectionManager: {
       allow,

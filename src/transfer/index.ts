@@ -4,5 +4,5 @@ export { validateMeta } from './meta.js'
 export * from './limits.js'
 export {
   META_PROTOCOL, PIECE_PROTOCOL,
-  type BlobMeta, type LocalBlobs, type PieceSession, type TransferClient, type TransferStats
+  type BlobMeta, type LocalBlobs, type PieceBytes, type PieceSession, type TransferClient, type TransferStats
 } from './types.js'

@@ -6,7 +6,7 @@ import { PieceRequest, PieceResponse } from './pb/piece.js'
 import { MAX_OUTSTANDING, MAX_REQUEST_BYTES, MIN_UPLOAD_RATE, UPLOAD_CHUNK, UPLOAD_QUEUE_BYTES, UPLOAD_RATE_TICK_MS, UPLOAD_RATE_WINDOW_MS, WRITE_STALL_MS } from './limits.js'
 import { encodeVarint } from './varint.js'
 import type { UploadSlots } from './slots.js'
-import type { LocalBlobs, TransferStats } from './types.js'
+import type { LocalBlobs, PieceBytes, TransferStats } from './types.js'
 import type { Logger } from '../types.js'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Stream } from '@libp2p/interface'
@@ -21,6 +21,10 @@ export interface PieceServerContext {
   minUploadRate?: number
   /** The window it is averaged over (UPLOAD_RATE_WINDOW_MS by default). */
   uploadRateWindowMs?: number
+  /** Piece bytes read from disk and sent per step (UPLOAD_CHUNK by default). */
+  uploadChunk?: number
+  /** Piece bytes left queued in the stream before the writer waits (UPLOAD_QUEUE_BYTES by default). */
+  uploadQueue?: number
 }
 
 /** The reader took piece bytes more slowly than the server's minimum rate. */
@@ -66,7 +70,8 @@ export class UploadRateGuard {
   }
 }
 
-type Answer = { status: PieceResponse.Status.OK, data: Uint8Array } | { status: Exclude<PieceResponse.Status, PieceResponse.Status.OK> }
+/** An OK answer carries the open piece and its first chunk, read ahead; the rest is read chunk by chunk as it is sent. */
+type Answer = { status: PieceResponse.Status.OK, piece: PieceBytes, first: Uint8Array } | { status: Exclude<PieceResponse.Status, PieceResponse.Status.OK> }
 
 interface Job {
   index: number
@@ -97,8 +102,12 @@ async function drained (stream: Stream, signal: AbortSignal): Promise<void> {
 /**
  * Serves one inbound piece stream: a reader takes requests as they come (so a
  * pipelining client never waits on us to read), a writer answers them in
- * request order. Only the head job and the next one have their bytes read,
- * so memory per stream stays at about two pieces however deep the pipeline.
+ * request order. A piece is read from disk a chunk at a time as it is sent,
+ * and only the next job has its first chunk read ahead, so memory per
+ * stream stays at a few chunks (plus the stream's queue) whatever the piece
+ * size or the pipeline's depth: 32 uploads of 2 MiB pieces held 128 MiB
+ * when each stream read its head piece and the next one whole
+ * (bench/memory, docs/memory.md).
  */
 export async function servePieces (stream: Stream, peer: string, ctx: PieceServerContext): Promise<void> {
   const lp = lpStream(stream, { maxDataLength: MAX_REQUEST_BYTES, maxBufferSize: MAX_REQUEST_BYTES * MAX_OUTSTANDING * 2 })
@@ -128,15 +137,27 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     return job.answer
   }
 
+  const chunkSize = ctx.uploadChunk ?? UPLOAD_CHUNK
+  const queueBytes = ctx.uploadQueue ?? UPLOAD_QUEUE_BYTES
+
   const readAnswer = async (index: number): Promise<Answer> => {
     try {
-      const data = await ctx.localBlobs.readPiece(digestStr, index, { signal: ctrl.signal })
-      if (data == null) return { status: PieceResponse.Status.NOT_FOUND }
-      return { status: PieceResponse.Status.OK, data }
+      const piece = await ctx.localBlobs.openPiece(digestStr, index, { signal: ctrl.signal })
+      if (piece == null) return { status: PieceResponse.Status.NOT_FOUND }
+      const first = await readChunk(piece, 0)
+      return { status: PieceResponse.Status.OK, piece, first }
     } catch (err) {
       if (!ctrl.signal.aborted) ctx.log.warn({ err, digest: digestStr, index }, 'piece: reading local piece failed')
       return { status: PieceResponse.Status.ERROR }
     }
+  }
+
+  /** One chunk of a piece; a short or long read is an error, as the header has promised the length. */
+  const readChunk = async (piece: PieceBytes, offset: number): Promise<Uint8Array> => {
+    const want = Math.min(chunkSize, piece.length - offset)
+    const bytes = await piece.read(offset, want, { signal: ctrl.signal })
+    if (bytes.byteLength !== want) throw new ProtocolError(`read ${bytes.byteLength} bytes of a piece at ${offset}, expected ${want}`)
+    return bytes
   }
 
   const minRate = ctx.minUploadRate ?? MIN_UPLOAD_RATE
@@ -165,7 +186,7 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
   const write = async (buf: Uint8Array | Uint8ArrayList): Promise<void> => {
     guard?.handed(buf.byteLength)
     stream.send(buf)
-    while (stream.writeBufferLength > UPLOAD_QUEUE_BYTES) {
+    while (stream.writeBufferLength > queueBytes) {
       await drained(stream, AbortSignal.any([ctrl.signal, AbortSignal.timeout(WRITE_STALL_MS)]))
     }
   }
@@ -174,15 +195,17 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     const header = PieceResponse.encode({ index, status: answer.status })
     const head = new Uint8ArrayList(encodeVarint(header.byteLength), header)
     if (answer.status !== PieceResponse.Status.OK) { await write(head); return }
-    // The piece goes out as its own raw frame, sliced, never copied into a message.
-    const { data } = answer
-    head.append(encodeVarint(data.byteLength))
+    // The piece goes out as its own raw frame, a chunk at a time, never copied into a message.
+    const { piece } = answer
+    head.append(encodeVarint(piece.length))
     await write(head)
-    for (let off = 0; off < data.byteLength; off += UPLOAD_CHUNK) {
-      const chunk = data.subarray(off, off + UPLOAD_CHUNK)
+    // Past the header a failed read can only cut the stream (the writer's failure aborts it).
+    for (let off = 0, chunk = answer.first; off < piece.length;) {
       await ctx.uploadLimiter?.take(chunk.byteLength, { signal: ctrl.signal })
       await write(chunk)
       ctx.stats.uploadedBytes += chunk.byteLength
+      off += chunk.byteLength
+      if (off < piece.length) chunk = await readChunk(piece, off)
     }
     ctx.stats.piecesServed++
   }

@@ -32,6 +32,10 @@ export interface TransferServerInit {
   minUploadRate?: number
   /** Per-peer rate of meta answers (defaults in limits.ts); over it a peer is answered BUSY. */
   metaLimit?: MetaLimitInit
+  /** Piece bytes read and sent per step of an upload (default UPLOAD_CHUNK, 1 MiB). */
+  uploadChunk?: number
+  /** Piece bytes an upload leaves queued in its stream before it waits (default UPLOAD_QUEUE_BYTES, 1 MiB). */
+  uploadQueue?: number
 }
 
 export interface TransferServer extends Startable {
@@ -61,7 +65,9 @@ export function createTransferServer (components: TransferServerComponents, init
           uploadLimiter: init.uploadLimiter,
           stats: counters,
           log,
-          minUploadRate: init.minUploadRate
+          minUploadRate: init.minUploadRate,
+          uploadChunk: init.uploadChunk,
+          uploadQueue: init.uploadQueue
         })
       }, { maxInboundStreams })
       started = true

@@ -56,8 +56,18 @@ export interface InterestExchange {
 /** What the transfer server needs from the node: read-only access to local blobs. */
 export interface LocalBlobs {
   meta(digest: string, options?: AbortOptions): Promise<Omit<BlobMeta, 'location'> | undefined>
-  /** The bytes of a held piece, or undefined if not held. */
-  readPiece(digest: string, index: number, options?: AbortOptions): Promise<Uint8Array | undefined>
+  /**
+   * A held piece, to be read in parts (an upload never holds a whole piece:
+   * docs/memory.md), or undefined if not held.
+   */
+  openPiece(digest: string, index: number, options?: AbortOptions): Promise<PieceBytes | undefined>
+}
+
+/** A held piece's bytes, read in parts. */
+export interface PieceBytes {
+  readonly length: number
+  /** Bytes [offset, offset + length) of the piece (cut at its end). */
+  read(offset: number, length: number, options?: AbortOptions): Promise<Uint8Array>
 }
 
 /** A pipelined piece exchange with one peer for one blob. */

@@ -85,4 +85,14 @@ describe('loadConfig', () => {
     expect(c.api).toBe('127.0.0.1:7483')
     expect(c.cacheSize).toBeGreaterThan(0)
   })
+
+  it('takes a memory limit from a flag, the environment or the file, and refuses one under 64 MiB', async () => {
+    expect((await loadConfig({ env: {} })).memoryLimit).toBeUndefined()
+    expect((await loadConfig({ env: { STARLING_MEMORY_LIMIT: '128MiB' } })).memoryLimit).toBe(128 * 1024 ** 2)
+    const file = await yamlFile('memoryLimit: 1GiB\n')
+    expect((await loadConfig({ file, env: {}, flags: { memoryLimit: '256M' } })).memoryLimit).toBe(256 * 1024 ** 2)
+    expect((await loadConfig({ file, env: {} })).memoryLimit).toBe(1024 ** 3)
+    await expect(loadConfig({ env: {}, flags: { memoryLimit: '32MiB' } })).rejects.toThrow(/^memoryLimit \(from --memory-limit\): expected at least 64\.0 MiB .*got 32\.0 MiB/)
+    await expect(loadConfig({ env: { STARLING_MEMORY_LIMIT: 'half' } })).rejects.toThrow(/^memoryLimit \(from STARLING_MEMORY_LIMIT\): expected a byte size/)
+  })
 })

@@ -133,6 +133,7 @@ export function createFakeNode (options: StarlingNodeOptions): FakeNode {
         originRequests,
         originErrors: 0,
         activeDownloads: 0,
+        activeUploads: 0,
         connectedPeers: node.connectedPeers,
     gossipPeers: 0,
         cache: { bytes: usedBytes(), blobs: blobs.size, quota: options.cacheSize ?? Infinity },

@@ -88,7 +88,7 @@ export function createFakeNode (swarm: FakeSwarm = new Map()): FakeNode {
     pin: async () => {},
     gc: async () => ({ evicted: 0, freedBytes: 0 } as any),
     peers: () => [],
-    stats: () => ({ bytesIn: { origin: counts.originBytes, 'peer-local': 0, 'peer-remote': 0, cache: 0 }, bytesUploaded: 0, piecesVerified: 0, piecesRejected: 0, originRequests: 0, originErrors: 0, activeDownloads: running.size, connectedPeers: 0, gossipPeers: 0, cache: { bytes: 0, blobs: local.size } as any, evictions: 0 })
+    stats: () => ({ bytesIn: { origin: counts.originBytes, 'peer-local': 0, 'peer-remote': 0, cache: 0 }, bytesUploaded: 0, piecesVerified: 0, piecesRejected: 0, originRequests: 0, originErrors: 0, activeDownloads: running.size, activeUploads: 0, connectedPeers: 0, gossipPeers: 0, cache: { bytes: 0, blobs: local.size } as any, evictions: 0 })
   }
   return node
 }

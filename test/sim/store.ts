@@ -114,9 +114,11 @@ export class SimStore implements BlobStore {
     return (await this.stat(digest))!
   }
 
-  async readPiece (digest: string, index: number): Promise<Uint8Array> {
+  async readPiece (digest: string, index: number, options: { offset?: number, length?: number } = {}): Promise<Uint8Array> {
     if (this.#must(digest).have.get(index) !== true) throw new NotFoundError(`piece ${index} not held`)
-    return this.#blob.piece(index)
+    const bytes = this.#blob.piece(index)
+    const offset = options.offset ?? 0
+    return bytes.subarray(offset, offset + (options.length ?? bytes.byteLength))
   }
 
   async * read (digest: string, range: { offset?: number, length?: number } = {}): AsyncIterable<Uint8Array> {

@@ -43,12 +43,15 @@ export function fakeLocalBlobs (blobs: FakeBlob[], hook?: ReadHook): LocalBlobs 
       have.setAll()
       return { digest, size: b.size, pieceSize: b.pieceSize, complete: true, have, pieceDigests: b.pieceDigests }
     },
-    async readPiece (digest: string, index: number, options: { signal?: AbortSignal } = {}) {
+    /** The hook sees (and may replace) the whole piece once, when the server opens it. */
+    async openPiece (digest: string, index: number, options: { signal?: AbortSignal } = {}) {
       const b = byDigest.get(digest)
       if (b == null || index >= b.pieceDigests.length) return undefined
       local.reads++
-      const data = piece(b, index)
-      return hook != null ? await hook(index, data, options.signal) : data
+      const whole = piece(b, index)
+      const data = hook != null ? await hook(index, whole, options.signal) : whole
+      if (data == null) return undefined
+      return { length: data.byteLength, read: async (offset: number, length: number) => data.subarray(offset, offset + length) }
     }
   }
   return local

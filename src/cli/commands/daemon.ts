@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander'
 import type { RawConfig } from '../../daemon/index.js'
 import { CliError, type CliCommand, type CliContext } from '../context.js'
+import { RELAUNCHED_ENV, relaunchPlan, runRelaunched, watchParent } from '../../daemon/relaunch.js'
 
 interface DaemonFlags {
   config?: string
@@ -12,6 +13,7 @@ interface DaemonFlags {
   originPerLocation?: boolean
   metrics?: string
   cacheSize?: string
+  memoryLimit?: string
   uploadRate?: string
   downloadRate?: string
   originRate?: string
@@ -39,6 +41,7 @@ export const daemonCommand: CliCommand = (program, ctx) => {
     .option('--origin-per-location', 'each location pulls the origin itself (where crossing between locations costs more than the origin)')
     .option('--metrics <host:port>', 'separate listener for /metrics (default: on the API port)')
     .option('--cache-size <size>', 'store quota, e.g. 10GiB (LRU eviction of complete blobs)')
+    .option('--memory-limit <size>', 'stay within this much memory, e.g. 128MiB (at least 64MiB): sizes uploads, pieces in flight, buffers and the V8 heap to fit (docs/memory.md)')
     .option('--upload-rate <size>', 'upload cap in bytes/s, e.g. 50MiB')
     .option('--download-rate <size>', 'download-from-peers cap in bytes/s')
     .option('--origin-rate <size>', 'download-from-origin cap in bytes/s')
@@ -58,8 +61,10 @@ export const daemonCommand: CliCommand = (program, ctx) => {
 }
 
 async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefined): Promise<void> {
-  // Loaded here, not at the top: other commands should not pay for zod, pino and libp2p.
-  const { createLogger, loadConfig, parseUpstreams, startDaemon } = await import('../../daemon/index.js')
+  // Loaded here, not at the top: other commands should not pay for zod, pino and libp2p. The
+  // config comes first and alone: a daemon relaunched for its memory limit leaves this process
+  // waiting for it, and that process should hold as little as it can.
+  const { loadConfig, parseUpstreams } = await import('../../daemon/config.js')
   const flags: RawConfig = {
     dataDir: f.dataDir,
     listen: f.listen,
@@ -70,6 +75,7 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     originPerLocation: f.originPerLocation,
     metrics: f.metrics,
     cacheSize: f.cacheSize,
+    memoryLimit: f.memoryLimit,
     uploadRate: f.uploadRate,
     downloadRate: f.downloadRate,
     originRate: f.originRate,
@@ -90,7 +96,15 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
   const config = await loadConfig({ file: f.config, env: ctx.env, flags }).catch((err: Error) => {
     throw err.name === 'ConfigError' ? new CliError(`config: ${err.message}`, 2) : err
   })
+  const relaunched = await relaunchForMemory(ctx, config.memoryLimit)
+  if (relaunched != null) {
+    // the child printed its own errors on the shared stderr
+    if (relaunched !== 0) throw new CliError('', relaunched)
+    return
+  }
+  const { createLogger, startDaemon } = await import('../../daemon/index.js')
   const log = createLogger(config.logLevel)
+  if (config.memoryLimit != null) log.info({ memoryLimit: config.memoryLimit, heapSizeLimit: (await import('node:v8')).getHeapStatistics().heap_size_limit }, 'memory limit')
 
   const stopping = new AbortController()
   let signals = 0
@@ -105,6 +119,8 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
   }
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+  // relaunched for a memory limit: a parent that is gone (killed outright) takes the daemon with it
+  const unwatch = ctx.env[RELAUNCHED_ENV] === '1' ? watchParent(() => { onSignal('SIGTERM') }) : undefined
   try {
     let daemon
     try {
@@ -119,7 +135,23 @@ async function runDaemon (ctx: CliContext, f: DaemonFlags, api: string | undefin
     // Stray timers in dependencies must not keep a stopped daemon alive.
     setTimeout(() => { process.exit(process.exitCode ?? 0) }, 3000).unref()
   } finally {
+    unwatch?.()
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
   }
+}
+
+/**
+ * With a memory limit, the V8 heap and malloc settings it implies need a
+ * new process (src/daemon/relaunch.ts): runs the daemon in a child started
+ * with them and returns its exit code, or undefined to run it here.
+ */
+async function relaunchForMemory (ctx: CliContext, limit: number | undefined): Promise<number | undefined> {
+  if (limit == null) return undefined
+  const { memoryBudget } = await import('../../memory-budget.js')
+  const settings = memoryBudget(limit).process
+  if (settings == null) return undefined
+  const plan = relaunchPlan(settings, { env: ctx.env, execArgv: process.execArgv })
+  if (plan == null) return undefined
+  return await runRelaunched(plan, ctx.env)
 }
