@@ -14,6 +14,7 @@ import { readVerified } from './reader.js'
 import type { Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
 import { checkPeerSize, openRecord, startingSize, type Sizing } from './sizing.js'
+import { grantLogFields } from './grant-log.js'
 import { stuckError } from './stuck.js'
 import type { DownloadComponents, DownloadInit, ProgressFn } from './types.js'
 
@@ -258,7 +259,7 @@ export class Download {
     else if (origin == null) return
     else if (a.type === 'origin') {
       const rule = this.#p.planner.originRule
-      this.#c.logger?.debug({ piece: a.piece, self: this.#c.selfId, ...rule.lastGrant, candidates: rule.candidates.length, peers: this.#p.view.size, subscribers: this.#p.view.subscribers.size }, 'download: origin piece is ours')
+      this.#c.logger?.debug(grantLogFields(a.piece, this.#c.selfId, rule, this.#p.view, k => this.#c.peerBook.isBanned(k)), 'download: origin piece is ours')
       this.#p.paths.fromOrigin(origin, a.piece)
     } else this.#p.paths.whole(origin)
   }

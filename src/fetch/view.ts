@@ -287,9 +287,13 @@ export class SwarmView {
   /** A request to a peer failed: BUSY backs off briefly; anything else backs off exponentially and, repeated, forgets the piece (peer-failures.ts). */
   peerFailed (p: RemotePeer, i: number, err: any, now: number): void { this.#failures.failed(p, i, err, now) }
 
+  /** Piece → how often a peer's claim to hold it was dropped (the grant log reads it). */
+  readonly forgotten = new Map<number, number>()
+
   /** A peer lost a piece (it said NOT_FOUND, or failed too often). */
   forgetPiece (p: RemotePeer, i: number): void {
     if (p.have?.get(i) !== true) return
+    this.forgotten.set(i, (this.forgotten.get(i) ?? 0) + 1)
     p.have.unset(i)
     this.#holders.uncountPiece(p.key, i)
   }
