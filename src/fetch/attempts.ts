@@ -59,6 +59,13 @@ export class Attempts {
     for (const list of this.#byPiece.values()) for (const a of list) a.ctrl.abort(new AbortError(reason))
   }
 
+  /** When the oldest request to `source` still in flight started (undefined: none). */
+  oldestFrom (source: string): number | undefined {
+    let at: number | undefined
+    for (const list of this.#byPiece.values()) for (const a of list) if (a.source === source && (at == null || a.at < at)) at = a.at
+    return at
+  }
+
   /** Pieces with a request to `source` in flight. */
   * piecesFrom (source: string): Generator<number> {
     for (const [i, list] of this.#byPiece) if (i >= 0 && list.some(a => a.source === source)) yield i

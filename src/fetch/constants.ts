@@ -138,6 +138,8 @@ export const CLAIM_STALE_MS = 10_000
  * liar can cost a fetch that has an origin.
  */
 export const MAX_LIAR_PATIENCE_MS = 60_000
+/** …or this many origin pieces' time, where the origin is slower than that for this node (pace.ts `liarPatienceMs`). */
+export const LIAR_PATIENCE_ORIGIN_PIECES = 2
 export const BUSY_STREAK_PIECE_TIMES = 8
 /** After a failed request: 250 ms × 2^failures, at most 10 s. */
 export const FAILURE_BACKOFF_BASE_MS = 250

@@ -208,7 +208,7 @@ export class Download {
 
   #tick (): void {
     const now = this.#p.clock.now()
-    this.#p.pace.tick(now)
+    this.#p.pace.tick(now, this.#p.attempts.oldestFrom('origin'))
     if (this.#announcer != null) this.#p.view.noteSubscribers(this.#announcer.subscribers(), now)
     this.#p.view.refreshBans()
     this.#p.view.originUsable = this.#p.origins.current != null

@@ -25,10 +25,41 @@ export class Pace {
     this.#stallMs = opts.stallMs
   }
 
-  /** Called every SCHEDULE_TICK_MS: a tick that fires late says this machine is loaded. */
-  tick (now: number): void {
+  /** How long our oldest origin request still in flight has run (0: none). */
+  #originWaitMs = 0
+
+  /**
+   * Called every SCHEDULE_TICK_MS: a tick that fires late says this machine
+   * is loaded; `originSince` is when our oldest origin request in flight
+   * started.
+   */
+  tick (now: number, originSince?: number): void {
     this.#lagMs = ewma(this.#lagMs, Math.max(0, now - this.#lastTick - K.SCHEDULE_TICK_MS))
     this.#lastTick = now
+    this.#originWaitMs = originSince == null ? 0 : Math.max(0, now - originSince)
+  }
+
+  /**
+   * How long an origin piece takes, as this node sees it: its finished ones
+   * (EWMA), or its own request still running, if that is longer. Before any
+   * origin piece finished anywhere, a request that has run for a minute is
+   * the only measure of a starved origin — and the reason other owners have
+   * shown nothing either.
+   */
+  originPieceEstimate (): number {
+    return Math.max(this.originPieceMs, this.#originWaitMs)
+  }
+
+  /**
+   * What a liar may cost us: MAX_LIAR_PATIENCE_MS, or the time of
+   * LIAR_PATIENCE_ORIGIN_PIECES origin pieces where the origin is slower
+   * than that. With the fixed minute, a 50-process swarm whose origin
+   * pieces took over a minute each dropped its owners' claims as stale and
+   * took over their pieces (all 14 takeovers of one run: nobody held the
+   * piece, no claim heard — the claims had been dropped).
+   */
+  liarPatienceMs (): number {
+    return Math.max(K.MAX_LIAR_PATIENCE_MS, K.LIAR_PATIENCE_ORIGIN_PIECES * this.originPieceEstimate())
   }
 
   notePeerPiece (ms: number): void { this.peerPieceMs = ewma(this.peerPieceMs, ms) }
@@ -52,19 +83,19 @@ export class Pace {
   /** The takeover rule's clock, stretched by our own slowness and our own origin piece time. */
   takeoverTimes (swarm: number): TakeoverTimes {
     const slowness = this.slowness()
-    const stall = Math.max(this.#stallMs, K.STALL_OWN_PIECE_FACTOR * this.originPieceMs)
+    const stall = Math.max(this.#stallMs, K.STALL_OWN_PIECE_FACTOR * this.originPieceEstimate())
     const heartbeat = this.heartbeatMs(swarm)
     return { heartbeatMs: heartbeat * slowness, claimFreshMs: (stall + K.CLAIM_FRESH_HEARTBEATS * heartbeat) * slowness }
   }
 
   /** How long a BUSY streak is believed before its pieces may go to the origin (docs/security.md). */
   busyStreakMs (): number {
-    return Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.BUSY_STREAK_MAX_MS, K.BUSY_STREAK_PIECE_TIMES * this.peerPieceMs * this.slowness()))
+    return Math.min(this.liarPatienceMs(), Math.max(K.BUSY_STREAK_MAX_MS, K.BUSY_STREAK_PIECE_TIMES * this.peerPieceMs * this.slowness()))
   }
 
   /** How long claims with no growing have-set are believed. */
   claimStaleMs (swarm: number): number {
-    return Math.min(K.MAX_LIAR_PATIENCE_MS, Math.max(K.CLAIM_STALE_MS, this.takeoverTimes(swarm).claimFreshMs))
+    return Math.min(this.liarPatienceMs(), Math.max(K.CLAIM_STALE_MS, this.takeoverTimes(swarm).claimFreshMs))
   }
 }
 
