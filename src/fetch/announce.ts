@@ -1,3 +1,4 @@
+import type { OriginClaims } from './planner.js'
 import type { PeerId } from '@libp2p/interface'
 import type { BlobGossip, BlobTopic } from '../swarm/index.js'
 import type { Clock } from './clock.js'
@@ -27,8 +28,13 @@ export interface GossipSource {
   readonly pieces: Pick<PieceLedger, 'have' | 'takeAnnounced'>
   readonly complete: boolean
   readonly hasOrigin: boolean
-  /** Our origin claims (planner.ts). */
-  claims: () => number[]
+  /** Our origin claims (planner.ts), the running requests first. */
+  claims: () => OriginClaims
+}
+
+/** Claims as both wires carry them: the pieces, the running requests first, and how many run. */
+export function claimsOnWire (c: OriginClaims): { fetching: number[], running: number } {
+  return { fetching: c.pieces, running: c.running }
 }
 
 /** Our state as the topic carries it; `final` when leaving: no origin, no claims. */
@@ -41,7 +47,7 @@ export function gossipState (s: GossipSource, final: boolean): BlobGossip {
     complete: s.complete,
     hasOrigin: s.hasOrigin && !final,
     pieces: s.pieces.takeAnnounced(),
-    fetching: final ? [] : s.claims(),
+    ...(final ? { fetching: [], running: 0 } : claimsOnWire(s.claims())),
     leaving: final && !s.pieces.have.full
   }
 }

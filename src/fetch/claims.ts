@@ -10,6 +10,8 @@ import type { RemotePeer } from './types.js'
 export class ClaimBook {
   /** Piece → peer → when we heard its claim. */
   readonly #byPiece = new Map<number, Map<string, number>>()
+  /** The same for claims whose origin request already runs (bytes flow): a second copy would be a sure duplicate. */
+  readonly #running = new Map<number, Map<string, number>>()
 
   /**
    * When the swarm last got a first copy of a piece (from the origin, or
@@ -28,24 +30,36 @@ export class ClaimBook {
    * claims this rule had dropped). A liar's pieces wait until the swarm got
    * every other first copy, then the bound runs — as for BUSY (view.ts).
    */
-  set (p: RemotePeer, pieces: readonly number[], now: number, staleMs: number): void {
+  set (p: RemotePeer, pieces: readonly number[], now: number, staleMs: number, running = 0): void {
     // The same list again (most messages): only the times move. Rebuilding
     // both maps per gossip delivery was a twentieth of a 100-engine run.
-    if (pieces.length > 0 && p.claimingSince != null && sameOrder(p.fetching, pieces) && !this.#stale(p, p.claimingSince, now, staleMs)) {
-      for (const i of pieces) { p.fetching.set(i, now); this.#byPiece.get(i)?.set(p.key, now) }
+    if (pieces.length > 0 && p.claimingSince != null && (p.runningClaims ?? 0) === running && sameOrder(p.fetching, pieces) && !this.#stale(p, p.claimingSince, now, staleMs)) {
+      for (let k = 0; k < pieces.length; k++) {
+        const i = pieces[k]
+        p.fetching.set(i, now)
+        this.#byPiece.get(i)?.set(p.key, now)
+        if (k < running) this.#running.get(i)?.set(p.key, now)
+      }
       return
     }
-    for (const i of p.fetching.keys()) this.#byPiece.get(i)?.delete(p.key)
+    for (const i of p.fetching.keys()) { this.#byPiece.get(i)?.delete(p.key); this.#running.get(i)?.delete(p.key) }
     p.fetching.clear()
+    p.runningClaims = 0
     if (pieces.length === 0) { p.claimingSince = undefined; p.claimsStaleAt = undefined; return }
     p.claimingSince ??= now
     if (this.#stale(p, p.claimingSince, now, staleMs)) return
-    for (const i of pieces) {
+    p.runningClaims = running
+    for (let k = 0; k < pieces.length; k++) {
+      const i = pieces[k]
       p.fetching.set(i, now)
-      let m = this.#byPiece.get(i)
-      if (m == null) { m = new Map(); this.#byPiece.set(i, m) }
-      m.set(p.key, now)
+      add(this.#byPiece, i, p.key, now)
+      if (k < running) add(this.#running, i, p.key, now)
     }
+  }
+
+  /** Peers whose origin request for piece i already runs, with when we heard it. */
+  running (i: number): ReadonlyMap<string, number> | undefined {
+    return this.#running.get(i)
   }
 
   /**
@@ -68,6 +82,12 @@ export class ClaimBook {
   claimers (i: number): ReadonlyMap<string, number> | undefined {
     return this.#byPiece.get(i)
   }
+}
+
+function add (m: Map<number, Map<string, number>>, i: number, key: string, now: number): void {
+  let byPeer = m.get(i)
+  if (byPeer == null) { byPeer = new Map(); m.set(i, byPeer) }
+  byPeer.set(key, now)
 }
 
 /** The map's keys are exactly `list`, in its order (so `list` has no duplicates). */

@@ -6,10 +6,10 @@ import type { Origin } from '../origin/types.js'
 import type { BlobInterest } from '../transfer/types.js'
 import * as K from './constants.js'
 import { fitInFlight, withDefaults } from './constants.js'
-import { Announcer, gossipState } from './announce.js'
+import { Announcer, claimsOnWire, gossipState } from './announce.js'
 import { banContradicted } from './finish.js'
 import { wireParts, type DownloadParts } from './parts.js'
-import type { PlannerState } from './planner.js'
+import type { OriginClaims, PlannerState } from './planner.js'
 import { readVerified } from './reader.js'
 import type { Action } from './scheduler.js'
 import { raceSignal } from './signals.js'
@@ -137,7 +137,7 @@ export class Download {
     // peer exchange: the peers the origin rule ranks us among, so a node that
     // met the swarm through one peer learns the swarm's interest at once
     const cands = this.#p.planner.originRule.candidates
-    return { wants: true, hasOrigin: this.#p.origins.current != null, location: this.#c.location, fetching: this.#originClaims(), peers: cands.slice(0, K.MAX_EXCHANGED_PEERS + 1).map(p => p.key), interested: cands.length }
+    return { wants: true, hasOrigin: this.#p.origins.current != null, location: this.#c.location, ...claimsOnWire(this.#originClaims()), peers: cands.slice(0, K.MAX_EXCHANGED_PEERS + 1).map(p => p.key), interested: cands.length }
   }
 
   /** A peer told us its interest with its own meta request. */
@@ -239,7 +239,7 @@ export class Download {
   }
 
   /** The pieces we claim for the origin, as gossip and our interest carry them. */
-  #originClaims (): number[] {
+  #originClaims (): OriginClaims {
     return this.#p.planner.originClaims(this.#planState(), this.size >= 0)
   }
 

@@ -154,9 +154,9 @@ export class OriginRule {
    * May we fetch piece i from the origin now? `missing` is how many pieces
    * nobody holds yet (the fair share of takeovers is computed from it).
    */
-  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number, claimers?: ReadonlyMap<string, number>): boolean {
+  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number, claimers?: ReadonlyMap<string, number>, running?: ReadonlyMap<string, number>): boolean {
     if (this.alone) {
-      if (this.#outclaimed(i, now, t, claimers)) return false
+      if (this.#outclaimed(i, now, t, claimers) || this.#runsElsewhere(now, t, running)) return false
       // Alone in our view: a few pieces, then look again (lookAgain) before more.
       if (this.#aloneTaken >= this.#aloneBudget) return false
       this.#aloneTaken++
@@ -175,7 +175,7 @@ export class OriginRule {
     // below loop over claimers and candidates (a pass over 512 pieces cost
     // milliseconds at 100 engines).
     if (this.#inDelay(i, pos, since, now, t)) return false
-    if (this.#outclaimed(i, now, t, claimers)) return false
+    if (this.#outclaimed(i, now, t, claimers) || this.#runsElsewhere(now, t, running)) return false
     if (pos > 0) {
       const interval = t.heartbeatMs * TAKEOVER_INTERVAL_HEARTBEATS
       if (now - this.#windowStart >= interval) { this.#windowStart = now; this.#takenInWindow = 0 }
@@ -240,6 +240,23 @@ export class OriginRule {
     for (const [key, at] of claimers) {
       if (key === this.#self || now - at >= claimFreshFor(this.#roundOf(key), t.claimFreshMs)) continue
       if (this.#rv.outranks(key, this.#self, i, mine)) return true
+    }
+    return false
+  }
+
+  /**
+   * Another peer's origin request for piece i already runs (r4 claims say
+   * which): whatever its rank, a second request would be a sure duplicate.
+   * Rank decides who starts a piece, not who may stop another that already
+   * pays the origin: at 50 processes a late-starting owner fetched the
+   * pieces its takers were already fetching (7 of 21 duplicates of one
+   * run). No deadlock: only a node whose bytes flow sends such a claim, and
+   * it ends when they stop (the stale-claim rule bounds a liar's).
+   */
+  #runsElsewhere (now: number, t: TakeoverTimes, running?: ReadonlyMap<string, number>): boolean {
+    if (running == null || running.size === 0) return false
+    for (const [key, at] of running) {
+      if (key !== this.#self && now - at < claimFreshFor(this.#roundOf(key), t.claimFreshMs)) return true
     }
     return false
   }

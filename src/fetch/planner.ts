@@ -16,6 +16,12 @@ import type { SwarmView } from './view.js'
 import type { DownloadReaders } from './waiters.js'
 
 /** The download's state one scheduling pass reads (never writes). */
+/** Our origin claims: the pieces, the running requests first (`running` of them), then those we own and fetch next. */
+export interface OriginClaims {
+  pieces: number[]
+  running: number
+}
+
 export interface PlannerState {
   n: number
   have: Bitfield
@@ -147,7 +153,7 @@ export class Planner {
         ranged: s.acceptsRanges,
         wholeRunning: this.#c.attempts.has(WHOLE),
         only: s.originOnly,
-        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i)),
+        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i), view.runningClaims(i)),
         mayFetchWhole: () => this.originRule.mayFetch(0, now, times, missing, view.claimers(0))
       }
     })
@@ -325,17 +331,18 @@ export class Planner {
    * and will fetch next: a claim tells the others to wait for us rather than
    * take over, however slow a loaded machine makes us.
    */
-  originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): number[] {
+  originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): OriginClaims {
     const { attempts, view } = this.#c
     const claims = new Set<number>(attempts.piecesFrom('origin'))
+    const running = claims.size
     // Pieces we bring into one of our groups, in flight or ours by the crossing rule: claimed too, so the others of the group wait for us.
     if (sizeKnown) crossClaims(claims, s, { view, attempts, self: this.#self, rules: this.crossRules })
-    if (!s.originUsable || !sizeKnown || s.originOnly || !s.acceptsRanges || this.originRule.alone) return [...claims]
+    if (!s.originUsable || !sizeKnown || s.originOnly || !s.acceptsRanges || this.originRule.alone) return { pieces: [...claims].slice(0, K.MAX_CLAIMS), running: Math.min(running, K.MAX_CLAIMS) }
     const avail = view.availability
     for (let i = 0; i < s.n && claims.size < K.MAX_CLAIMS; i++) {
       if (s.have.get(i) || avail[i] > 0 || attempts.has(i)) continue
       if (this.originRule.owns(i)) claims.add(i)
     }
-    return [...claims]
+    return { pieces: [...claims].slice(0, K.MAX_CLAIMS), running: Math.min(running, K.MAX_CLAIMS) }
   }
 }

@@ -88,6 +88,8 @@ export interface RemotePeer {
   fetching: Map<number, number>
   /** Since when it has claimed origin pieces without a break (undefined: no claim now). */
   claimingSince?: number
+  /** How many of its claims (the first of `fetching`) are origin requests already running. */
+  runningClaims?: number
   /** When its claims were found stale (claims.ts): ignored from then until its have-set grows. */
   claimsStaleAt?: number
   /** Last time its have-set grew (claims are honoured only while it makes progress). */

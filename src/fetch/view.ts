@@ -172,7 +172,7 @@ export class SwarmView {
       if (pd.digest.byteLength === 32 && pd.index < Math.max(this.#n, 1 << 24)) this.#vouchers.vouch(p, pd.index, pd.digest)
     }
     if (msg.pieces.length > 0 || msg.fetching.length > 0) p.lastProgress = now
-    this.#claims.set(p, msg.fetching, now, this.claimStaleMs)
+    this.#claims.set(p, msg.fetching, now, this.claimStaleMs, msg.running)
     // Pieces it holds whose digest nobody vouched for yet: ask it.
     if (p.have != null && !this.#probes.has(key) && p.claimed.size < p.have.count && lacksDigest(p, trusted)) this.#probes.add(key)
     this.#notify()
@@ -216,7 +216,7 @@ export class SwarmView {
     this.#locate(p, interest.location)
     p.hasOrigin = interest.hasOrigin
     p.interest = interest.wants ? 'wants' : 'not'
-    if (interest.fetching != null) this.#claims.set(p, interest.fetching, now, this.claimStaleMs)
+    if (interest.fetching != null) this.#claims.set(p, interest.fetching, now, this.claimStaleMs, interest.running ?? 0)
     if (interest.interested != null) p.interestedHint = interest.interested
     // Peer exchange: peers it knows want the blob, which we have not heard
     // of, are asked directly (a meta exchange dials them). Their interest
@@ -230,6 +230,11 @@ export class SwarmView {
   /** Peers claiming piece i for the origin, with when we heard the claim. */
   claimers (i: number): ReadonlyMap<string, number> | undefined {
     return this.#claims.claimers(i)
+  }
+
+  /** Peers whose origin request for piece i already runs (claims.ts). */
+  runningClaims (i: number): ReadonlyMap<string, number> | undefined {
+    return this.#claims.running(i)
   }
 
   #offer (size: number, pieceSize: number): void {

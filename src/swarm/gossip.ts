@@ -57,6 +57,7 @@ export function checkBlobGossip (msg: BlobGossip): string | undefined {
     if (p.digest.byteLength !== DIGEST_BYTES) return 'piece digest not 32 bytes'
   }
   if (msg.fetching.length > MAX_GOSSIP_CLAIMS) return `more than ${MAX_GOSSIP_CLAIMS} claims`
+  if (msg.running > msg.fetching.length) return 'more running origin requests than claims'
   for (const i of msg.fetching) {
     if (BigInt(i) >= n) return 'claimed piece index out of range'
   }

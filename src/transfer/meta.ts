@@ -56,6 +56,7 @@ export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promis
       res.wants = ours.wants
       res.hasOrigin = ours.hasOrigin
       res.fetching = ours.fetching ?? []
+      res.running = Math.min(ours.running ?? 0, res.fetching.length)
       res.location ??= ctx.location()
       res.peers = encodePeers((ours.peers ?? []).filter(k => k !== ctx.peer))
       res.interested = ours.interested ?? 0
@@ -155,7 +156,10 @@ export function validateInterest (res: MetaResponse, meta: BlobMeta | undefined)
   if (res.location.length > MAX_LOCATION_LENGTH) throw new ProtocolError('meta location label too long')
   const n = meta != null ? pieceCount(meta.size, meta.pieceSize) : Infinity
   if (res.fetching.length > MAX_FETCHING) throw new ProtocolError(`meta lists ${res.fetching.length} origin claims`)
-  return { wants: res.wants, hasOrigin: res.hasOrigin, location: res.location, fetching: res.fetching.filter(i => i < n), peers: decodePeers(res.peers), interested: res.interested }
+  if (res.running > res.fetching.length) throw new ProtocolError(`meta says ${res.running} of ${res.fetching.length} origin claims are running`)
+  // claims past the piece count are dropped: the running ones are those left of the first `running`
+  const running = res.fetching.slice(0, res.running).filter(i => i < n).length
+  return { wants: res.wants, hasOrigin: res.hasOrigin, location: res.location, fetching: res.fetching.filter(i => i < n), running, peers: decodePeers(res.peers), interested: res.interested }
 }
 
 /** Checks every field of a peer's answer: nothing from the wire is trusted blindly. */

@@ -32,6 +32,8 @@ export interface BlobInterest {
   location: string
   /** Pieces claimed for the origin (fetching now or next); answers only. */
   fetching?: number[]
+  /** How many of `fetching`, from the start, are origin requests already running (r4). */
+  running?: number
   /** Peer exchange, answers only: other peers (ids) that want the blob and can reach an origin, as the responder knows them… */
   peers?: string[]
   /** …and how many such peers it knows in all. */

@@ -50,6 +50,22 @@ describe('OriginRule', () => {
     expect(rule.mayFetch(i + 0, 10_000, times, PIECES, new Map([[below, 9_000]]))).toBe(true)
   })
 
+  it('an owner yields to a running origin request of a lower-ranked peer (a claim it would ignore), until that claim is old', () => {
+    const rule = new OriginRule('me', rv, () => true)
+    rule.setCandidates([peer('other')], 0)
+    const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0)!
+    const below = [...Array(500).keys()].map(k => `x${k}`).find(k => rv.score(k, i) < rv.score('me', i))!
+    const claimed = new Map([[below, 9_000]])
+    // a lower-ranked claim alone does not stop the owner…
+    expect(rule.mayFetch(i, 10_000, times, PIECES, claimed)).toBe(true)
+    // …its request already running does
+    const other = new OriginRule('me', rv, () => true)
+    other.setCandidates([peer('other')], 0)
+    expect(other.mayFetch(i, 10_000, times, PIECES, claimed, claimed)).toBe(false)
+    // a running claim not heard again within the claim time stops nothing (a liar's, or one that ended unheard)
+    expect(other.mayFetch(i, 9_000 + times.claimFreshMs, times, PIECES, claimed, claimed)).toBe(true)
+  })
+
   it('takes over at most a fair share per interval', () => {
     const keys = ['a', 'b', 'c', 'me']
     const rule = new OriginRule('me', rv, () => true)

@@ -17,7 +17,7 @@ async function setup (): Promise<{ view: SwarmView, busy: any, good: any }> {
   const view = new SwarmView('self', createPeerBook(), () => {})
   view.sizeKnown(PIECES * 1024, 1024, PIECES)
   view.originUsable = true
-  const all = { location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([0xff]), complete: true, hasOrigin: false, pieces: [], fetching: [], leaving: false }
+  const all = { location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([0xff]), complete: true, hasOrigin: false, pieces: [], fetching: [], running: 0, leaving: false }
   const busy = view.ensure(await peerId(), 0)
   const good = view.ensure(await peerId(), 0)
   view.onGossip(busy.id, all, [], 0)
@@ -53,7 +53,7 @@ describe('SwarmView: swarm progress keeps BUSY holders', () => {
   it('does not demote while other peers\' have-sets grow, and does once they stop', async () => {
     const { view, busy } = await setup()
     const grower = view.ensure(await peerId(), 0)
-    const state = (bits: number): any => ({ location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([bits]), complete: false, hasOrigin: false, pieces: [], fetching: [], leaving: false })
+    const state = (bits: number): any => ({ location: '', size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([bits]), complete: false, hasOrigin: false, pieces: [], fetching: [], running: 0, leaving: false })
     const growth = [0x80, 0xc0, 0xe0, 0xf0, 0xf8, 0xfc, 0xfe]
     let t = 0
     view.onGossip(grower.id, state(0x00), [], 0)
@@ -74,7 +74,7 @@ describe('SwarmView: swarm progress keeps BUSY holders', () => {
 })
 
 describe('SwarmView: holders counted by location depth', () => {
-  const msg = (location: string, have: number): any => ({ location, size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([have]), complete: false, hasOrigin: true, pieces: [], fetching: [], leaving: false })
+  const msg = (location: string, have: number): any => ({ location, size: BigInt(PIECES * 1024), pieceSize: 1024, have: new Uint8Array([have]), complete: false, hasOrigin: true, pieces: [], fetching: [], running: 0, leaving: false })
 
   it('nearestDepth follows have-sets, locations that change, and bans', async () => {
     const book = createPeerBook()

@@ -113,7 +113,7 @@ describe('meta rate limit over libp2p', () => {
   })
 
   it('validateMeta: BUSY is a BusyError (a ProtocolError with busy set)', () => {
-    const res: MetaResponse = { status: MetaResponse.Status.BUSY, size: 0n, pieceSize: 0, complete: false, have: new Uint8Array(0), pieceDigests: [], location: '', wants: false, hasOrigin: false, fetching: [], peers: [], interested: 0 }
+    const res: MetaResponse = { status: MetaResponse.Status.BUSY, size: 0n, pieceSize: 0, complete: false, have: new Uint8Array(0), pieceDigests: [], location: '', wants: false, hasOrigin: false, fetching: [], peers: [], interested: 0, running: 0 }
     expect(() => validateMeta('sha256:' + 'ab'.repeat(32), res)).toThrow(expect.objectContaining({ name: 'BusyError', busy: true }))
   })
 })

@@ -69,7 +69,8 @@ describe('validateMeta', () => {
     hasOrigin: false,
     fetching: [],
     peers: [],
-    interested: 0
+    interested: 0,
+    running: 0
   })
 
   it('accepts a well-formed answer', () => {
@@ -105,7 +106,7 @@ describe('validateMeta', () => {
 
 describe('validateInterest: the peer exchange (r3)', () => {
   const answer = (peers: Uint8Array[], interested = peers.length): MetaResponse => ({
-    status: MetaResponse.Status.NOT_FOUND, size: 0n, pieceSize: 0, complete: false, have: new Uint8Array(0), pieceDigests: [], location: 'dc1', wants: true, hasOrigin: true, fetching: [], peers: peers as Array<Uint8Array<ArrayBuffer>>, interested
+    status: MetaResponse.Status.NOT_FOUND, size: 0n, pieceSize: 0, complete: false, have: new Uint8Array(0), pieceDigests: [], location: 'dc1', wants: true, hasOrigin: true, fetching: [], peers: peers as Array<Uint8Array<ArrayBuffer>>, interested, running: 0
   })
 
   it('decodes the named peers and the count; an entry that is no peer id is skipped', async () => {
@@ -119,5 +120,21 @@ describe('validateInterest: the peer exchange (r3)', () => {
 
   it('more than 32 named peers is a protocol error', () => {
     expect(() => validateInterest(answer(Array.from({ length: 33 }, () => new Uint8Array(38))), undefined)).toThrow(ProtocolError)
+  })
+})
+
+describe('validateInterest: running origin requests (r4)', () => {
+  const answer = (fetching: number[], running: number): MetaResponse => ({
+    status: MetaResponse.Status.OK, size: 4096n, pieceSize: 1024, complete: false, have: new Uint8Array(1), pieceDigests: [], location: '', wants: true, hasOrigin: true, fetching, peers: [], interested: 0, running
+  })
+  const meta = { size: 4096, pieceSize: 1024 } as any
+
+  it('counts the running requests among the claims, after claims past the piece count are dropped', () => {
+    expect(validateInterest(answer([2, 9, 1, 3], 2), meta)?.running).toBe(1)
+    expect(validateInterest(answer([2, 1, 3], 2), meta)).toMatchObject({ fetching: [2, 1, 3], running: 2 })
+  })
+
+  it('more running than claimed is a malformed answer', () => {
+    expect(() => validateInterest(answer([1], 2), meta)).toThrow(/running/)
   })
 })

@@ -13,6 +13,7 @@ export interface BlobGossip {
   pieces: PieceDigest[]
   fetching: number[]
   leaving: boolean
+  running: number
 }
 
 export namespace BlobGossip {
@@ -74,6 +75,11 @@ export namespace BlobGossip {
           w.bool(obj.leaving)
         }
 
+        if ((obj.running != null && obj.running !== 0)) {
+          w.uint32(80)
+          w.uint32(obj.running)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -87,7 +93,8 @@ export namespace BlobGossip {
           hasOrigin: false,
           pieces: [],
           fetching: [],
-          leaving: false
+          leaving: false,
+          running: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -140,6 +147,10 @@ export namespace BlobGossip {
             }
             case 9: {
               obj.leaving = reader.bool()
+              break
+            }
+            case 10: {
+              obj.running = reader.uint32()
               break
             }
             default: {
@@ -244,6 +255,13 @@ export namespace BlobGossip {
               }
               break
             }
+            case 10: {
+              yield {
+                field: `${prefix}.running`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -309,6 +327,11 @@ export namespace BlobGossip {
     value: boolean
   }
 
+  export interface BlobGossipRunningFieldEvent {
+    field: '$.running'
+    value: number
+  }
+
   export function encode (obj: Partial<BlobGossip>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, BlobGossip.codec())
   }
@@ -317,7 +340,7 @@ export namespace BlobGossip {
     return decodeMessage(buf, BlobGossip.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobGossip>): Generator<BlobGossipLocationFieldEvent | BlobGossipSizeFieldEvent | BlobGossipPieceSizeFieldEvent | BlobGossipHaveFieldEvent | BlobGossipCompleteFieldEvent | BlobGossipHasOriginFieldEvent | BlobGossipPiecesIndexFieldEvent | BlobGossipPiecesDigestFieldEvent | BlobGossipFetchingFieldEvent | BlobGossipLeavingFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobGossip>): Generator<BlobGossipLocationFieldEvent | BlobGossipSizeFieldEvent | BlobGossipPieceSizeFieldEvent | BlobGossipHaveFieldEvent | BlobGossipCompleteFieldEvent | BlobGossipHasOriginFieldEvent | BlobGossipPiecesIndexFieldEvent | BlobGossipPiecesDigestFieldEvent | BlobGossipFetchingFieldEvent | BlobGossipLeavingFieldEvent | BlobGossipRunningFieldEvent> {
     return streamMessage(buf, BlobGossip.codec(), opts)
   }
 }

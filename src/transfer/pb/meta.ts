@@ -174,6 +174,7 @@ export interface MetaResponse {
   fetching: number[]
   peers: Uint8Array<ArrayBuffer>[]
   interested: number
+  running: number
 }
 
 export namespace MetaResponse {
@@ -274,6 +275,11 @@ export namespace MetaResponse {
           w.uint32(obj.interested)
         }
 
+        if ((obj.running != null && obj.running !== 0)) {
+          w.uint32(104)
+          w.uint32(obj.running)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -290,7 +296,8 @@ export namespace MetaResponse {
           hasOrigin: false,
           fetching: [],
           peers: [],
-          interested: 0
+          interested: 0,
+          running: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -357,6 +364,10 @@ export namespace MetaResponse {
             }
             case 12: {
               obj.interested = reader.uint32()
+              break
+            }
+            case 13: {
+              obj.running = reader.uint32()
               break
             }
             default: {
@@ -488,6 +499,13 @@ export namespace MetaResponse {
               }
               break
             }
+            case 13: {
+              yield {
+                field: `${prefix}.running`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -563,6 +581,11 @@ export namespace MetaResponse {
     value: number
   }
 
+  export interface MetaResponseRunningFieldEvent {
+    field: '$.running'
+    value: number
+  }
+
   export function encode (obj: Partial<MetaResponse>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, MetaResponse.codec())
   }
@@ -571,7 +594,7 @@ export namespace MetaResponse {
     return decodeMessage(buf, MetaResponse.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent | MetaResponseWantsFieldEvent | MetaResponseHasOriginFieldEvent | MetaResponseFetchingFieldEvent | MetaResponsePeersFieldEvent | MetaResponseInterestedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<MetaResponse>): Generator<MetaResponseStatusFieldEvent | MetaResponseSizeFieldEvent | MetaResponsePieceSizeFieldEvent | MetaResponseCompleteFieldEvent | MetaResponseHaveFieldEvent | MetaResponsePieceDigestsFieldEvent | MetaResponseLocationFieldEvent | MetaResponseWantsFieldEvent | MetaResponseHasOriginFieldEvent | MetaResponseFetchingFieldEvent | MetaResponsePeersFieldEvent | MetaResponseInterestedFieldEvent | MetaResponseRunningFieldEvent> {
     return streamMessage(buf, MetaResponse.codec(), opts)
   }
 }
