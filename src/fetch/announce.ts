@@ -2,7 +2,7 @@ import type { OriginClaims } from './planner.js'
 import type { PeerId } from '@libp2p/interface'
 import type { BlobGossip, BlobTopic } from '../swarm/index.js'
 import type { Clock } from './clock.js'
-import { HELLO_REPEAT_MS } from './constants.js'
+import { HEARTBEAT_UNCLAIMED_FACTOR, HELLO_REPEAT_MS } from './constants.js'
 import type { PieceLedger } from './pieces.js'
 import type { SwarmAccess } from './types.js'
 
@@ -67,6 +67,8 @@ export class Announcer {
   #cancelBatch?: () => void
   #last = 0
   #closed = false
+  /** Our last message claimed origin pieces: its heartbeats keep those claims fresh. */
+  #claiming = false
 
   constructor (c: AnnouncerComponents) {
     this.#c = c
@@ -81,9 +83,14 @@ export class Announcer {
   /** Connected peers subscribed to the topic. */
   subscribers (): PeerId[] { return this.#topic.subscribers() }
 
-  /** A full state when nothing went out for a heartbeat. */
+  /**
+   * A full state when nothing went out for a heartbeat, or for
+   * HEARTBEAT_UNCLAIMED_FACTOR heartbeats while we claim no origin piece
+   * (nobody's patience then hangs on our liveness; constants.ts).
+   */
   heartbeat (heartbeatMs: number): void {
-    if (this.#c.clock.now() - this.#last >= heartbeatMs) void this.publish()
+    const every = this.#claiming ? heartbeatMs : heartbeatMs * HEARTBEAT_UNCLAIMED_FACTOR
+    if (this.#c.clock.now() - this.#last >= every) void this.publish()
   }
 
   /** Something changed: publish within one batch time of the last message, with whatever else changes meanwhile. */
@@ -96,7 +103,9 @@ export class Announcer {
   async publish (final = false): Promise<void> {
     if (this.#closed && !final) return
     this.#last = this.#c.clock.now()
-    await this.#topic.publish(this.#c.state(final))
+    const state = this.#c.state(final)
+    this.#claiming = state.fetching.length > 0
+    await this.#topic.publish(state)
   }
 
   /** The final state goes out, then nothing more; the topic is left after `lingerMs`. */

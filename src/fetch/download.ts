@@ -215,7 +215,8 @@ export class Download {
     // full state for peers that missed a message, when no change went out for a heartbeat
     const swarm = this.#p.planner.swarmSize()
     const heartbeat = this.#p.pace.heartbeatMs(swarm)
-    this.#p.view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * heartbeat
+    // a peer that claims nothing heartbeats HEARTBEAT_UNCLAIMED_FACTOR times less often
+    this.#p.view.interestTtlMs = K.INTEREST_TTL_HEARTBEATS * K.HEARTBEAT_UNCLAIMED_FACTOR * heartbeat
     this.#p.view.claimStaleMs = this.#p.pace.claimStaleMs(swarm)
     this.#p.view.busyStreakMs = this.#p.pace.busyStreakMs()
     this.#announcer?.heartbeat(heartbeat)
