@@ -28,6 +28,7 @@ const UNIT = [
   'test/daemon/relaunch.test.ts', // the plan only; nothing is launched
   'test/daemon/size.test.ts',
   'test/daemon/transfer-log.test.ts',
+  'test/fetch/announce.test.ts', // virtual time (SimClock)
   'test/fetch/groups.test.ts',
   'test/fetch/origin-rule.test.ts',
   'test/fetch/pace.test.ts',
