@@ -29,6 +29,7 @@ const UNIT = [
   'test/daemon/size.test.ts',
   'test/daemon/transfer-log.test.ts',
   'test/fetch/announce.test.ts', // virtual time (SimClock)
+  'test/utils/io-timeout.test.ts', // loopback sockets in-process, under a second
   'test/fetch/groups.test.ts',
   'test/fetch/origin-rule.test.ts',
   'test/fetch/pace.test.ts',

@@ -124,7 +124,7 @@ export async function createNode (options: StarlingNodeOptions, components: Star
   function toOrigin (opt: FetchOptions): Origin | undefined {
     if (opt.origin == null) return undefined
     const o = typeof opt.origin === 'string' || opt.origin instanceof URL
-      ? originFromUrl(opt.origin.toString(), { headers: opt.headers })
+      ? originFromUrl(opt.origin.toString(), { headers: opt.headers, onError: (err) => { log.debug({ err }, 'origin request failed (retried while tries are left)') } })
       : opt.origin
     return limitOrigin(o, limits.origin)
   }

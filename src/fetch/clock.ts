@@ -5,6 +5,8 @@
  * simulation (test/sim), where a thousand engines share one process and a
  * minute of swarm time passes in a second.
  */
+import { ioTimeoutSignal } from '../utils/io-timeout.js'
+
 export interface Clock {
   /** Milliseconds since the epoch (or since the simulation began). */
   now(): number
@@ -34,7 +36,8 @@ export const systemClock: Clock = {
   async sleep (ms, signal) {
     await sleepWith(this, ms, signal)
   },
-  timeout: (ms) => AbortSignal.timeout(ms)
+  // judged after one I/O poll, not before it (utils/io-timeout.ts)
+  timeout: (ms) => ioTimeoutSignal(ms)
 }
 
 /** `sleep` on any clock's `after`. */

@@ -190,13 +190,15 @@ export class FetchPaths {
       // off): the next coalesced pass is soon enough. Passes per BUSY were most
       // of the engine's time while a 200-node swarm waited on its first holders.
       let busy = false
+      const t0 = clock.now()
       try {
-        const t0 = clock.now()
         const bytes = await src.get(i, ctrl.signal)
         await got(bytes, clock.now() - t0)
       } catch (err) {
         busy = isBusy(err)
         if (!host.signal.aborted && !ctrl.signal.aborted) failed(err as Error)
+        // an origin request we stopped part way was paid for up to where it stopped: say why (docs/scale.md)
+        else if (src.key === 'origin' && !host.signal.aborted) this.#p.components.logger?.debug({ piece: i, reason: (ctrl.signal.reason as Error)?.message, ms: clock.now() - t0 }, 'download: origin request abandoned')
       } finally {
         ended()
         attempts.end(i, ctrl)

@@ -1,5 +1,6 @@
 import { InvalidRequestError, OriginError } from '../errors.js'
 import type { IncomingHttpHeaders } from 'node:http'
+import { setIoTimeout, type IoTimer } from '../utils/io-timeout.js'
 
 /** A satisfied `Content-Range: bytes a-b/size`, as a half-open range [start, end). */
 export interface ContentRange {
@@ -108,7 +109,7 @@ export class Attempt {
   readonly #signal?: AbortSignal
   readonly #ms: number
   readonly #name: string
-  #timer?: ReturnType<typeof setTimeout>
+  #timer?: IoTimer
   readonly #onAbort = (): void => { this.controller.abort(this.#signal?.reason) }
 
   constructor (name: string, ms: number, signal?: AbortSignal) {
@@ -123,13 +124,14 @@ export class Attempt {
 
   touch (): void {
     this.pause()
-    this.#timer = setTimeout(() => {
+    // judged after one I/O poll: a starved process must not blame the origin for bytes already in its socket (utils/io-timeout.ts)
+    this.#timer = setIoTimeout(() => {
       this.controller.abort(new OriginError(`${this.#name}: no answer for ${this.#ms} ms`, { retryable: true }))
     }, this.#ms)
   }
 
   pause (): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer?.clear()
     this.#timer = undefined
   }
 

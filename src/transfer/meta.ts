@@ -11,6 +11,7 @@ import type { BlobInterest, BlobMeta, InterestExchange, LocalBlobs, MetaAnswer }
 import type { Logger } from '../types.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { META_PROTOCOL } from './types.js'
+import { ioTimeoutSignal } from '../utils/io-timeout.js'
 
 export interface MetaServerContext {
   localBlobs: LocalBlobs
@@ -34,7 +35,7 @@ function answerBytes (res: Partial<MetaResponse>): number {
 
 /** Serves the one request of an inbound meta stream, then half-closes. */
 export async function serveMeta (stream: Stream, ctx: MetaServerContext): Promise<void> {
-  const signal = AbortSignal.timeout(META_REQUEST_TIMEOUT_MS)
+  const signal = ioTimeoutSignal(META_REQUEST_TIMEOUT_MS)
   try {
     const pb = pbStream(stream, { maxDataLength: MAX_REQUEST_BYTES })
     const req = await pb.read(MetaRequest, { signal })

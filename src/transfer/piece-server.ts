@@ -10,6 +10,7 @@ import type { LocalBlobs, PieceBytes, TransferStats } from './types.js'
 import type { Logger } from '../types.js'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Stream } from '@libp2p/interface'
+import { ioTimeoutSignal } from '../utils/io-timeout.js'
 
 export interface PieceServerContext {
   localBlobs: LocalBlobs
@@ -187,7 +188,7 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     guard?.handed(buf.byteLength)
     stream.send(buf)
     while (stream.writeBufferLength > queueBytes) {
-      await drained(stream, AbortSignal.any([ctrl.signal, AbortSignal.timeout(WRITE_STALL_MS)]))
+      await drained(stream, AbortSignal.any([ctrl.signal, ioTimeoutSignal(WRITE_STALL_MS)]))
     }
   }
 
@@ -278,7 +279,7 @@ export async function servePieces (stream: Stream, peer: string, ctx: PieceServe
     return
   }
   try {
-    await stream.close({ signal: AbortSignal.timeout(WRITE_STALL_MS) })
+    await stream.close({ signal: ioTimeoutSignal(WRITE_STALL_MS) })
   } catch (err) {
     stream.abort(err instanceof Error ? err : new ProtocolError(String(err)))
   }

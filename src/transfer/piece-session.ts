@@ -10,6 +10,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 import type { RateLimiter } from '../utils/rate-limit.js'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import { PIECE_PROTOCOL } from './types.js'
+import { ioTimeoutSignal, setIoTimeout, type IoTimer } from '../utils/io-timeout.js'
 
 export interface SessionInit {
   dialProtocol: Libp2p['dialProtocol']
@@ -33,7 +34,7 @@ interface Request {
 interface Line {
   stream: Stream
   sent: Request[]
-  timer?: ReturnType<typeof setTimeout>
+  timer?: IoTimer
   digestSent: boolean
   /** Set between an OK header and its data frame. */
   okHeader?: PieceResponse
@@ -100,7 +101,7 @@ export class Session implements PieceSession {
     if (line == null) return
     this.#line = undefined
     line.broken = true // what the stream does from now on concerns nobody
-    clearTimeout(line.timer)
+    line.timer?.clear()
     if (line.sent.length > 0) {
       for (const r of line.sent.splice(0)) r.reject(err)
       line.stream.abort(err)
@@ -138,7 +139,7 @@ export class Session implements PieceSession {
     this.#opening = (async () => {
       let stream: Stream | undefined
       try {
-        stream = await dialProtocol(peer, PIECE_PROTOCOL, { signal: AbortSignal.timeout(timeoutMs) })
+        stream = await dialProtocol(peer, PIECE_PROTOCOL, { signal: ioTimeoutSignal(timeoutMs) })
         if (this.#closed) { stream.abort(new AbortError('session closed')); return }
         const line: Line = { stream, sent: [], digestSent: false, broken: false }
         this.#line = line
@@ -191,7 +192,7 @@ export class Session implements PieceSession {
       data = frame.subarray() // the one copy: joins the chunks the frame arrived in
     }
     line.sent.shift()
-    clearTimeout(line.timer)
+    line.timer?.clear()
     if (line.sent.length > 0) this.#arm(line)
     if (!req.dropped) settle(req, status, data)
     this.#pump()
@@ -201,7 +202,7 @@ export class Session implements PieceSession {
   #break (line: Line, err: unknown): void {
     if (line.broken) return
     line.broken = true
-    clearTimeout(line.timer)
+    line.timer?.clear()
     const e = err instanceof ProtocolError
       ? err
       : new ProtocolError(`piece stream to ${this.#init.peer.toString()} broke: ${(err as Error)?.message ?? String(err)}`, { cause: err })
@@ -212,8 +213,8 @@ export class Session implements PieceSession {
   }
 
   #arm (line: Line): void {
-    clearTimeout(line.timer)
-    line.timer = setTimeout(() => {
+    line.timer?.clear()
+    line.timer = setIoTimeout(() => {
       this.#break(line, new ProtocolError(`piece ${line.sent[0]?.index} from ${this.#init.peer.toString()} timed out after ${this.#init.timeoutMs} ms`))
     }, this.#init.timeoutMs)
   }

@@ -1,8 +1,9 @@
 import { AbortError, ProtocolError } from '../errors.js'
+import { ioTimeoutSignal } from '../utils/io-timeout.js'
 
 /** The caller's signal, or-ed with a timeout so no request can hang forever. */
 export function withTimeout (signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const t = AbortSignal.timeout(ms)
+  const t = ioTimeoutSignal(ms)
   return signal == null ? t : AbortSignal.any([signal, t])
 }
 
