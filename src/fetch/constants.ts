@@ -110,6 +110,10 @@ export const TAKEOVER_JITTER = 0.5
 /** Before a takeover, ask this many peers ranked above us directly, and wait up to this many heartbeats for their answers. */
 export const TAKEOVER_ASK_PEERS = 3
 export const TAKEOVER_CONFIRM_HEARTBEATS = 0.5
+/** A piece whose holders all left our view: before its owner fetches it from the origin again, it asks this many of the peers that hold the most pieces (origin-rule.ts). */
+export const LOST_HOLDER_ASK_PEERS = 4
+/** An owner whose timers fire this many times late (Pace.slowness) and that comes to a piece after the first takeover could have happened asks its successors first (planner.ts). */
+export const OWNER_ASK_SLOWNESS = 2
 /** A claim heard within this many heartbeats (plus the stall time) still holds. */
 export const CLAIM_FRESH_HEARTBEATS = 3
 /** …or within this many of the claimer's own rounds (the longest recent gap between its messages), if longer: a starved owner keeps its pieces while it keeps speaking at its own pace (peer-rounds.ts). */

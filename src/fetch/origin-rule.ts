@@ -9,6 +9,10 @@ export interface OriginGrant {
   how: 'owner' | 'alone' | 'takeover-answered' | 'takeover-silent'
   /** Our rank among the candidates (0: owner). */
   pos: number
+  /** The piece had been held by a peer we no longer count (its holders left our view): the likely holders were asked first. */
+  lostHolders?: boolean
+  /** An owner, late and starved: the peers ranked just below it were asked first. */
+  askedSuccessors?: boolean
   /** How long the piece waited on peers ranked above us. */
   waitedMs: number
   /** A takeover: how old the newest claim on the piece by a peer ranked above us was (undefined: none heard). */
@@ -53,6 +57,7 @@ export class OriginRule {
   #toAsk: string[] = []
   readonly #replied: (key: string, since: number) => boolean
   readonly #roundOf: (key: string) => number | undefined
+  readonly #likelyHolders: (i: number) => string[]
   /** Why the last `mayFetch` said yes: logged with each origin request, so a run that sent the origin too much shows which branch of the rule let it. */
   lastGrant?: OriginGrant
 
@@ -61,12 +66,13 @@ export class OriginRule {
    * answer) or failed a meta request since then? `roundOf(key)`: its pace as
    * we hear it (peer-rounds.ts), by which its claims and its silence are judged.
    */
-  constructor (self: string, rv: Rendezvous, replied: (key: string, since: number) => boolean, roundOf: (key: string) => number | undefined = () => undefined, opts: { viewHints?: boolean } = {}) {
+  constructor (self: string, rv: Rendezvous, replied: (key: string, since: number) => boolean, roundOf: (key: string) => number | undefined = () => undefined, opts: { viewHints?: boolean, likelyHolders?: (i: number) => string[] } = {}) {
     this.#self = self
     this.#rv = rv
     this.#replied = replied
     this.#roundOf = roundOf
     this.#viewHints = opts.viewHints === true
+    this.#likelyHolders = opts.likelyHolders ?? (() => [])
   }
 
   /** Only the origin rule reads the peers' view hints: they count origin candidates, not the members of a location group. */
@@ -153,8 +159,13 @@ export class OriginRule {
   /**
    * May we fetch piece i from the origin now? `missing` is how many pieces
    * nobody holds yet (the fair share of takeovers is computed from it).
+   * `lostHolders`: a peer held piece i in our view once and no peer we
+   * count holds it now — the swarm has it, and only our view lost it.
+   * `askSuccessors`: we are late and starved (planner.ts), so a peer ranked
+   * below us may have taken our pieces over: an owner asks them first.
    */
-  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number, claimers?: ReadonlyMap<string, number>, running?: ReadonlyMap<string, number>): boolean {
+  mayFetch (i: number, now: number, t: TakeoverTimes, missing: number, claimers?: ReadonlyMap<string, number>, running?: ReadonlyMap<string, number>, ask: { lostHolders?: boolean, askSuccessors?: boolean } = {}): boolean {
+    const lostHolders = ask.lostHolders === true
     if (this.alone) {
       if (this.#outclaimed(i, now, t, claimers) || this.#runsElsewhere(now, t, running)) return false
       // Alone in our view: a few pieces, then look again (lookAgain) before more.
@@ -182,7 +193,13 @@ export class OriginRule {
       if (this.#takenInWindow >= fairShare(missing, this.#cands.length)) return false
     }
     if (!mayFetchForLocation(this.#self, i, this.#cands, this.#rv, now, t, since, pos)) return false
-    if (pos > 0) {
+    // A piece whose holders left our view is in the swarm: whoever owns it
+    // asks the peers most likely to hold it before paying the origin again.
+    // At 50 processes, owners fetched pieces other peers had held for
+    // 80–150 s (8 of 19 duplicate copies of one run): the holders they had
+    // known had finished and left, the others' have-sets had not reached them.
+    const askSuccessors = pos === 0 && ask.askSuccessors === true
+    if (pos > 0 || lostHolders || askSuccessors) {
       // Our view says the owner failed; before acting on it, ask the peers
       // ranked above us directly (one meta exchange each) and decide again
       // once every one of them answered or failed (their answers carry
@@ -193,7 +210,11 @@ export class OriginRule {
       // out up to the meta request's own timeout.
       const asked = this.#asked.get(i)
       if (asked == null) {
-        const keys = this.#above(i).slice(0, TAKEOVER_ASK_PEERS)
+        const keys = [...new Set([
+          ...this.#above(i).slice(0, TAKEOVER_ASK_PEERS),
+          ...(askSuccessors ? this.#below(i).slice(0, TAKEOVER_ASK_PEERS) : []),
+          ...(lostHolders ? this.#likelyHolders(i) : [])
+        ])]
         this.#asked.set(i, { at: now, keys })
         this.#toAsk.push(...keys)
         return false
@@ -203,8 +224,12 @@ export class OriginRule {
       const answered = asked.keys.every(k => this.#replied(k, asked.at))
       if (!answered && waited < this.#silenceBound(asked.keys, t)) return false
       this.#asked.delete(i)
-      this.#takenInWindow++
-      this.lastGrant = { how: answered ? 'takeover-answered' : 'takeover-silent', pos, waitedMs: now - since, claimAgeMs: this.#newestClaimAbove(i, now, claimers), asked: asked.keys }
+      if (pos > 0) {
+        this.#takenInWindow++
+        this.lastGrant = { how: answered ? 'takeover-answered' : 'takeover-silent', pos, waitedMs: now - since, claimAgeMs: this.#newestClaimAbove(i, now, claimers), asked: asked.keys, lostHolders }
+      } else {
+        this.lastGrant = { how: 'owner', pos: 0, waitedMs: now - since, asked: asked.keys, lostHolders, askedSuccessors: askSuccessors }
+      }
     } else {
       this.lastGrant = { how: 'owner', pos: 0, waitedMs: now - since }
     }
@@ -311,6 +336,12 @@ export class OriginRule {
   #above (i: number): string[] {
     const ranked = this.#rv.rank([this.#self, ...this.#cands.map(p => p.key)], i)
     return ranked.slice(0, ranked.indexOf(this.#self))
+  }
+
+  /** Candidates ranked below us for piece i, next first: those that would take it over from us. */
+  #below (i: number): string[] {
+    const ranked = this.#rv.rank([this.#self, ...this.#cands.map(p => p.key)], i)
+    return ranked.slice(ranked.indexOf(this.#self) + 1)
   }
 
   /** Some peer holds piece i now: its wait on the owner ends (it starts anew if the piece goes missing again). */

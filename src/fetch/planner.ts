@@ -5,7 +5,7 @@ import * as K from './constants.js'
 import { OriginRule } from './origin-rule.js'
 import { patienceRound } from './peer-rounds.js'
 import type { Pace } from './pace.js'
-import type { TakeoverTimes } from './policy.js'
+import { takeoverDelay, type TakeoverTimes } from './policy.js'
 import { entryDepth, nearest, ORIGIN, segments } from './groups.js'
 import { crossClaims, depthOf, groupClaimers } from './crossing.js'
 import { dissenter, type Refuted } from './finish.js'
@@ -91,6 +91,10 @@ export class Planner {
   #freeHaveLocal = new Uint8Array(0)
   /** The takeover times of this pass. */
   #times?: TakeoverTimes
+  /** When the gathering ended: the origin phase began, and takeover delays count from here. */
+  #gatheredAt = Infinity
+  /** Pieces some peer in our view has held (1): if none we count holds one now, its holders left, and the swarm still has it. */
+  #seenHeld = new Uint8Array(0)
 
   constructor (c: PlannerComponents) {
     this.#c = c
@@ -103,7 +107,7 @@ export class Planner {
     this.#prefixes = Array.from({ length: this.#self.length + 1 }, (_, d) => this.#self.slice(0, d))
     this.#originDepth = entryDepth(this.#self, ORIGIN, { originPerLocation: c.originPerLocation === true }) ?? 0
     const roundOf = (key: string): number | undefined => patienceRound(c.view.get(key))
-    this.originRule = new OriginRule(c.selfId, c.rv, replied, roundOf, { viewHints: true })
+    this.originRule = new OriginRule(c.selfId, c.rv, replied, roundOf, { viewHints: true, likelyHolders: () => this.#likelyHolders() })
     for (let d = 1; d <= this.#self.length; d++) this.crossRules.set(d, new OriginRule(c.selfId, c.rv, replied, roundOf))
   }
 
@@ -134,6 +138,13 @@ export class Planner {
     if (gathered && this.#missing < this.#lastMissing) view.noteFirstCopy(now)
     if (gathered) this.#lastMissing = this.#missing
     const o = this.#c.options
+    // An owner that comes to a piece after the first takeover could have
+    // happened, while its own timers fire late (so its claims reached the
+    // others late too), asks the peers ranked just below it before paying
+    // the origin: one of them may be fetching the piece already. At 50
+    // processes, owners starting at 56–98 s fetched pieces their takers had
+    // started 2–10 s earlier. On an idle machine nothing changes.
+    const lateAndStarved = gathered && this.#c.pace.slowness() >= K.OWNER_ASK_SLOWNESS && now - this.#gatheredAt >= takeoverDelay(1, 0, times)
     const actions = plan({
       now,
       n: s.n,
@@ -153,7 +164,7 @@ export class Planner {
         ranged: s.acceptsRanges,
         wholeRunning: this.#c.attempts.has(WHOLE),
         only: s.originOnly,
-        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i), view.runningClaims(i)),
+        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i), view.runningClaims(i), { lostHolders: this.#seenHeld[i] === 1, askSuccessors: lateAndStarved }),
         mayFetchWhole: () => this.originRule.mayFetch(0, now, times, missing, view.claimers(0))
       }
     })
@@ -288,6 +299,7 @@ export class Planner {
     const view = this.#c.view
     this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || view.anyUsefulHolder(s.have) ||
       (stable && s.discoveryDone && view.metaInflight === 0)
+    if (this.#gatherDone) this.#gatheredAt = now
     return this.#gatherDone
   }
 
@@ -317,7 +329,22 @@ export class Planner {
    * the origin sent them three and four times.
    */
   #restartWaits (s: Pick<PlannerState, 'n' | 'have'>, avail: Uint16Array): void {
-    for (let i = 0; i < s.n; i++) if (avail[i] > 0 && !s.have.get(i)) this.originRule.stopWaiting(i)
+    if (this.#seenHeld.length !== s.n) this.#seenHeld = new Uint8Array(s.n)
+    for (let i = 0; i < s.n; i++) {
+      if (avail[i] > 0) this.#seenHeld[i] = 1
+      if (avail[i] > 0 && !s.have.get(i)) this.originRule.stopWaiting(i)
+    }
+  }
+
+  /** The peers to ask about a piece whose holders left our view: those that held the most pieces when last heard. */
+  #likelyHolders (): string[] {
+    const best: RemotePeer[] = []
+    for (const p of this.#c.view.all()) {
+      if ((p.have?.count ?? 0) === 0 || this.#c.peerBook.isBanned(p.key)) continue
+      best.push(p)
+    }
+    best.sort((a, b) => (b.have?.count ?? 0) - (a.have?.count ?? 0))
+    return best.slice(0, K.LOST_HOLDER_ASK_PEERS).map(p => p.key)
   }
 
   missingEverywhere (s: Pick<PlannerState, 'n' | 'have'>, avail = this.#c.view.availability): number {

@@ -66,6 +66,57 @@ describe('OriginRule', () => {
     expect(other.mayFetch(i, 9_000 + times.claimFreshMs, times, PIECES, claimed, claimed)).toBe(true)
   })
 
+  it('an owner of a piece whose holders left its view asks the likely holders first, and fetches only once they answered without it', () => {
+    const heard = new Map<string, number>()
+    const replied = (k: string, since: number): boolean => (heard.get(k) ?? -Infinity) >= since
+    const rule = new OriginRule('me', rv, replied, () => undefined, { likelyHolders: () => ['seeder1', 'seeder2'] })
+    rule.setCandidates([peer('other')], 0)
+    const i = [...Array(200).keys()].find(j => rv.position('me', ['other'], j) === 0)!
+    // a piece never seen held: the owner goes at once, asking nobody
+    const fresh = new OriginRule('me', rv, replied, () => undefined, { likelyHolders: () => ['seeder1', 'seeder2'] })
+    fresh.setCandidates([peer('other')], 0)
+    expect(fresh.mayFetch(i, 10_000, times, PIECES)).toBe(true)
+    expect(fresh.takeAsks()).toEqual([])
+    // its holders left: ask first
+    expect(rule.mayFetch(i, 10_000, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(false)
+    expect(rule.takeAsks()).toEqual(['seeder1', 'seeder2'])
+    // no answer yet: still waiting, well past the confirmation time
+    expect(rule.mayFetch(i, 10_000 + 2 * times.heartbeatMs, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(false)
+    // one answered, one did not: waiting
+    heard.set('seeder1', 11_000)
+    expect(rule.mayFetch(i, 12_000, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(false)
+    // both answered and the piece is still unheld (else the scheduler would not ask): the owner fetches
+    heard.set('seeder2', 12_500)
+    expect(rule.mayFetch(i, 13_000, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(true)
+    expect(rule.lastGrant).toMatchObject({ how: 'owner', pos: 0, lostHolders: true, asked: ['seeder1', 'seeder2'] })
+    // silence is waited out to the meta timeout, not forever
+    const silent = new OriginRule('me', rv, () => false, () => undefined, { likelyHolders: () => ['gone'] })
+    silent.setCandidates([peer('other')], 0)
+    expect(silent.mayFetch(i, 0, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(false)
+    expect(silent.mayFetch(i, META_TIMEOUT_MS, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(false)
+    expect(silent.mayFetch(i, META_TIMEOUT_MS + times.heartbeatMs + 1, times, PIECES, undefined, undefined, { lostHolders: true })).toBe(true)
+  })
+
+  it('a late, starved owner asks the peers ranked below it first, and yields to one already running the piece', () => {
+    const keys = ['a', 'b', 'c', 'd', 'me']
+    const heard = new Map<string, number>()
+    const replied = (k: string, since: number): boolean => (heard.get(k) ?? -Infinity) >= since
+    const rule = new OriginRule('me', rv, replied)
+    rule.setCandidates(keys.filter(k => k !== 'me').map(k => peer(k)), 0)
+    const mine = [...Array(PIECES).keys()].filter(i => rule.position(i) === 0).slice(0, 2)
+    const [i, j] = mine
+    const successors = (p: number): string[] => rv.rank(keys, p).slice(1, 4)
+    expect(rule.mayFetch(i, 50_000, times, PIECES, undefined, undefined, { askSuccessors: true })).toBe(false)
+    expect(rule.mayFetch(j, 50_000, times, PIECES, undefined, undefined, { askSuccessors: true })).toBe(false)
+    expect(new Set(rule.takeAsks())).toEqual(new Set([...successors(i), ...successors(j)]))
+    for (const k of keys) heard.set(k, 51_000)
+    // the answers showed a successor running piece i: the owner yields; piece j nobody runs: the owner fetches it
+    const running = new Map([[successors(i)[0], 51_000]])
+    expect(rule.mayFetch(i, 52_000, times, PIECES, undefined, running, { askSuccessors: true })).toBe(false)
+    expect(rule.mayFetch(j, 52_000, times, PIECES, undefined, undefined, { askSuccessors: true })).toBe(true)
+    expect(rule.lastGrant).toMatchObject({ how: 'owner', askedSuccessors: true, asked: successors(j) })
+  })
+
   it('takes over at most a fair share per interval', () => {
     const keys = ['a', 'b', 'c', 'me']
     const rule = new OriginRule('me', rv, () => true)
