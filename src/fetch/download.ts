@@ -241,7 +241,7 @@ export class Download {
 
   /** The pieces we claim for the origin, as gossip and our interest carry them. */
   #originClaims (): OriginClaims {
-    return this.#p.planner.originClaims(this.#planState(), this.size >= 0)
+    return this.#p.planner.originClaims(this.#planState(), this.size >= 0, this.#p.clock.now())
   }
 
   #schedule (): void {

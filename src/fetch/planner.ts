@@ -91,6 +91,8 @@ export class Planner {
   #freeHaveLocal = new Uint8Array(0)
   /** The takeover times of this pass. */
   #times?: TakeoverTimes
+  /** Piece → since when our published claims have named it without a break. */
+  #claimedSince = new Map<number, number>()
   /** When the gathering ended: the origin phase began, and takeover delays count from here. */
   #gatheredAt = Infinity
   /** Pieces some peer in our view has held (1): if none we count holds one now, its holders left, and the swarm still has it. */
@@ -139,12 +141,18 @@ export class Planner {
     if (gathered) this.#lastMissing = this.#missing
     const o = this.#c.options
     // An owner that comes to a piece after the first takeover could have
-    // happened, while its own timers fire late (so its claims reached the
-    // others late too), asks the peers ranked just below it before paying
-    // the origin: one of them may be fetching the piece already. At 50
-    // processes, owners starting at 56–98 s fetched pieces their takers had
-    // started 2–10 s earlier. On an idle machine nothing changes.
-    const lateAndStarved = gathered && this.#c.pace.slowness() >= K.OWNER_ASK_SLOWNESS && now - this.#gatheredAt >= takeoverDelay(1, 0, times)
+    // happened asks the peers ranked just below it before paying the
+    // origin, if the others may not have known the piece was ours: we had
+    // not claimed it for that long (our view made us its owner only lately),
+    // or our own timers fire late (so our claims reached them late too). One
+    // of them may be fetching it already. At 50 processes, owners starting
+    // at 56–98 s fetched pieces their takers had started 2–10 s earlier. An
+    // owner that claimed its pieces from the start, on an idle machine,
+    // asks nobody.
+    const firstTakeover = takeoverDelay(1, 0, times)
+    const late = gathered && now - this.#gatheredAt >= firstTakeover
+    const starved = this.#c.pace.slowness() >= K.OWNER_ASK_SLOWNESS
+    const askSuccessors = (i: number): boolean => late && (starved || !((this.#claimedSince.get(i) ?? now) <= now - firstTakeover))
     const actions = plan({
       now,
       n: s.n,
@@ -164,7 +172,7 @@ export class Planner {
         ranged: s.acceptsRanges,
         wholeRunning: this.#c.attempts.has(WHOLE),
         only: s.originOnly,
-        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i), view.runningClaims(i), { lostHolders: this.#seenHeld[i] === 1, askSuccessors: lateAndStarved }),
+        mayFetch: i => this.originRule.mayFetch(i, now, times, missing, view.claimers(i), view.runningClaims(i), { lostHolders: this.#seenHeld[i] === 1, askSuccessors: askSuccessors(i) }),
         mayFetchWhole: () => this.originRule.mayFetch(0, now, times, missing, view.claimers(0))
       }
     })
@@ -358,7 +366,16 @@ export class Planner {
    * and will fetch next: a claim tells the others to wait for us rather than
    * take over, however slow a loaded machine makes us.
    */
-  originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): OriginClaims {
+  originClaims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean, now: number): OriginClaims {
+    const out = this.#claims(s, sizeKnown)
+    // since when each piece has been in our claims without a break (a late owner's question, above)
+    const since = new Map<number, number>()
+    for (const i of out.pieces) since.set(i, this.#claimedSince.get(i) ?? now)
+    this.#claimedSince = since
+    return out
+  }
+
+  #claims (s: Pick<PlannerState, 'n' | 'have' | 'originUsable' | 'originOnly' | 'acceptsRanges'>, sizeKnown: boolean): OriginClaims {
     const { attempts, view } = this.#c
     const claims = new Set<number>(attempts.piecesFrom('origin'))
     const running = claims.size
