@@ -112,7 +112,7 @@ export const TAKEOVER_ASK_PEERS = 3
 export const TAKEOVER_CONFIRM_HEARTBEATS = 0.5
 /** A piece whose holders all left our view: before its owner fetches it from the origin again, it asks this many of the peers that hold the most pieces (origin-rule.ts). */
 export const LOST_HOLDER_ASK_PEERS = 4
-/** An owner whose timers fire this many times late (Pace.slowness) and that comes to a piece after the first takeover could have happened asks its successors first (planner.ts). */
+/** An owner that comes to a piece after the first takeover could have happened asks its successors first when its timers fire this many times late (Pace.slowness), or when its claims had not named the piece that long (planner.ts). */
 export const OWNER_ASK_SLOWNESS = 2
 /** A claim heard within this many heartbeats (plus the stall time) still holds. */
 export const CLAIM_FRESH_HEARTBEATS = 3

@@ -83,6 +83,7 @@ export class Discovery {
         const { meta, interest } = await this.#c.transfer.exchange(p.id, this.#c.digest, this.#c.interest(), { signal })
         this.#c.peerBook.recordRtt(p.key, clock.now() - now)
         this.#c.logger?.debug({ peer: p.key, ms: clock.now() - now, size: meta?.size }, 'meta answer')
+        p.metaAnsweredAt = clock.now()
         view.onMetaAnswer(p, meta, interest, clock.now())
         if (meta != null) this.#c.answered(p, meta)
       } catch (err) {

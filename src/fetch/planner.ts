@@ -100,10 +100,15 @@ export class Planner {
 
   constructor (c: PlannerComponents) {
     this.#c = c
-    // a takeover waits for the asked peers to answer (gossip or meta) or fail
+    // A question before an origin request waits for the asked peers' meta
+    // answers (or failures): their claims and have-sets as of after the
+    // question. A gossip message that arrives meanwhile may have left its
+    // sender tens of seconds earlier on a starved machine: counting it as
+    // the answer let takers go ahead of owners whose running claims were
+    // still on their way (9 of 10 second copies of a 50-process run).
     const replied = (key: string, since: number): boolean => {
       const p = c.view.get(key)
-      return p == null || p.lastSeen >= since || (p.metaFailedAt ?? -Infinity) >= since
+      return p == null || (p.metaAnsweredAt ?? -Infinity) >= since || (p.metaFailedAt ?? -Infinity) >= since
     }
     this.#self = segments(c.location)
     this.#prefixes = Array.from({ length: this.#self.length + 1 }, (_, d) => this.#self.slice(0, d))

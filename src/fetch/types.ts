@@ -122,6 +122,8 @@ export interface RemotePeer {
   interestedHint?: number
   /** When a meta request to it last failed other than by our own timeout (a takeover waits for an answer or a failure: a timeout is silence, not an answer). */
   metaFailedAt?: number
+  /** When it last answered one of our meta requests (an answer is built after the question: a gossip message that arrives after it may have been sent long before). */
+  metaAnsweredAt?: number
 }
 
 export type ProgressFn = (event: FetchProgressEvent) => void
