@@ -34,6 +34,7 @@ const UNIT = [
   'test/fetch/origin-rule.test.ts',
   'test/fetch/pace.test.ts',
   'test/fetch/peer-rounds.test.ts',
+  'test/fetch/piece-buffers.test.ts',
   'test/fetch/policy.test.ts',
   'test/fetch/rendezvous.test.ts',
   'test/fetch/seek.test.ts', // virtual time (SimClock)

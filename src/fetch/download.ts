@@ -260,7 +260,7 @@ export class Download {
     else if (origin == null) return
     else if (a.type === 'origin') {
       const rule = this.#p.planner.originRule
-      this.#c.logger?.debug({ ...grantLogFields(a.piece, this.#c.selfId, rule, this.#p.view, k => this.#c.peerBook.isBanned(k)), slowness: this.#p.pace.slowness() }, 'download: origin piece is ours')
+      this.#c.logger?.debug({ ...grantLogFields(a.piece, this.#c.selfId, rule, this.#p.view, k => this.#c.peerBook.isBanned(k), this.#p.clock.now()), slowness: this.#p.pace.slowness() }, 'download: origin piece is ours')
       this.#p.paths.fromOrigin(origin, a.piece)
     } else this.#p.paths.whole(origin)
   }

@@ -8,6 +8,7 @@ import { MAX_WHOLE_RESTARTS } from './constants.js'
 import { readOriginWhole } from './origin-piece.js'
 import type { Pace } from './pace.js'
 import { dissenter, type Refuted } from './finish.js'
+import type { PieceBuffers } from './piece-buffers.js'
 import { peerSource, rangedOriginSource, type PieceSource } from './sources.js'
 import type { DownloadComponents, RemotePeer } from './types.js'
 import { isBusy } from './peer-failures.js'
@@ -47,6 +48,8 @@ export interface FetchParts {
   view: SwarmView
   attempts: Attempts
   pace: Pace
+  /** Reused for ranged origin requests (piece-buffers.ts says why). */
+  originBuffers: PieceBuffers
 }
 
 /**
@@ -127,7 +130,7 @@ export class FetchPaths {
     this.originInflight++
     host.markDirty()
     this.#p.components.events.originRequest()
-    this.#request(i, rangedOriginSource(origin, host.size(), host.pieceSize()), async (bytes, ms) => {
+    this.#request(i, rangedOriginSource(origin, host.size(), host.pieceSize(), this.#p.originBuffers), async (bytes, ms) => {
       this.#p.pace.noteOriginPiece(ms)
       await this.#acceptFromOrigin(i, bytes)
     }, (err) => { host.originFailed(origin, err) }, () => {
@@ -191,8 +194,9 @@ export class FetchPaths {
       // of the engine's time while a 200-node swarm waited on its first holders.
       let busy = false
       const t0 = clock.now()
+      let bytes: Uint8Array | undefined
       try {
-        const bytes = await src.get(i, ctrl.signal)
+        bytes = await src.get(i, ctrl.signal)
         await got(bytes, clock.now() - t0)
       } catch (err) {
         busy = isBusy(err)
@@ -200,6 +204,7 @@ export class FetchPaths {
         // an origin request we stopped part way was paid for up to where it stopped: say why (docs/scale.md)
         else if (src.key === 'origin' && !host.signal.aborted) this.#p.components.logger?.debug({ piece: i, reason: (ctrl.signal.reason as Error)?.message, ms: clock.now() - t0 }, 'download: origin request abandoned')
       } finally {
+        if (bytes != null) src.done?.(bytes)
         ended()
         attempts.end(i, ctrl)
         if (busy) host.wakeSoon()

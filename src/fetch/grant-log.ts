@@ -7,8 +7,33 @@ import type { RemotePeer } from './types.js'
  * held the piece — counted or not. A run that sent the origin too much is
  * read from these lines (docs/scale.md); nothing here decides anything.
  */
-export function grantLogFields (piece: number, self: string, rule: OriginRule, view: { all(): Iterable<RemotePeer>, size: number, subscribers: ReadonlySet<string> | ReadonlyMap<string, unknown>, forgotten: ReadonlyMap<number, number> }, isBanned: (key: string) => boolean): Record<string, unknown> {
-  return { piece, self, ...rule.lastGrant, holders: holdersOf(view.all(), piece, isBanned, view.forgotten), candidates: rule.candidates.length, peers: view.size, subscribers: view.subscribers.size }
+export function grantLogFields (piece: number, self: string, rule: OriginRule, view: { all(): Iterable<RemotePeer>, get(key: string): RemotePeer | undefined, size: number, subscribers: ReadonlySet<string> | ReadonlyMap<string, unknown>, forgotten: ReadonlyMap<number, number>, claimStaleMs: number }, isBanned: (key: string) => boolean, now: number): Record<string, unknown> {
+  const asked = rule.lastGrant?.asked
+  return {
+    piece,
+    self,
+    ...rule.lastGrant,
+    holders: holdersOf(view.all(), piece, isBanned, view.forgotten),
+    candidates: rule.candidates.length,
+    peers: view.size,
+    subscribers: view.subscribers.size,
+    ...(asked != null && asked.length > 0 ? { askedState: asked.map(k => askedState(view.get(k), piece, now)), claimStaleMs: Math.round(view.claimStaleMs) } : {})
+  }
+}
+
+/** What we knew of a peer we asked before the grant: its claims (and whether we held them stale), its last answer. */
+function askedState (p: RemotePeer | undefined, i: number, now: number): Record<string, unknown> {
+  if (p == null) return { gone: true }
+  const ago = (t?: number): number | undefined => t == null ? undefined : Math.round(now - t)
+  return {
+    claims: p.fetching.size,
+    claimsPiece: p.fetching.has(i),
+    claimingForMs: ago(p.claimingSince),
+    staleForMs: ago(p.claimsStaleAt),
+    answeredMsAgo: ago(p.metaAnsweredAt),
+    failedMsAgo: ago(p.metaFailedAt),
+    haveKnown: p.have != null
+  }
 }
 
 /** Peers whose have-set shows piece i, how many of them are demoted (BUSY streaks) or banned, and how often a peer's claim to it was dropped after failed requests. */

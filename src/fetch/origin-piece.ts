@@ -1,9 +1,9 @@
 import { OriginError } from '../errors.js'
 import type { Origin } from '../origin/types.js'
 
-/** Reads [start, end) from an origin into one buffer (a piece is at most 16 MiB). */
-export async function readOriginRange (origin: Origin, start: number, end: number, signal: AbortSignal): Promise<Uint8Array> {
-  const out = Buffer.allocUnsafe(end - start)
+/** Reads [start, end) from an origin into `out` (end − start bytes: a piece is at most 16 MiB). */
+export async function readOriginRange (origin: Origin, start: number, end: number, signal: AbortSignal, out: Uint8Array = Buffer.allocUnsafe(end - start)): Promise<Uint8Array> {
+  if (out.byteLength !== end - start) throw new RangeError(`a buffer of ${out.byteLength} bytes cannot hold [${start}, ${end})`)
   let off = 0
   for await (const chunk of origin.read({ start, end }, { signal })) {
     if (off + chunk.byteLength > out.length) {
@@ -38,7 +38,9 @@ export async function readOriginWhole (origin: Origin, size: number, pieceSize: 
         await onPiece(index, buf)
         index++
         off = 0
-        buf = Buffer.allocUnsafe(Math.min(pieceSize, size - index * pieceSize))
+        // onPiece is done with it (the store keeps nothing it was given): reused, not made anew per piece (piece-buffers.ts says why).
+        const next = Math.min(pieceSize, size - index * pieceSize)
+        if (next !== buf.length) buf = Buffer.allocUnsafe(next)
       }
     }
   }

@@ -5,6 +5,7 @@ import { Attempts } from './attempts.js'
 import { systemClock, type Clock } from './clock.js'
 import { Discovery } from './discovery.js'
 import { FetchPaths, type FetchHost } from './fetch-paths.js'
+import { PieceBuffers } from './piece-buffers.js'
 import { Finisher } from './finish.js'
 import { OriginList } from './origins.js'
 import { Pace } from './pace.js'
@@ -119,7 +120,7 @@ export function wireParts (id: BlobDigest, c: DownloadComponents, o: Required<Do
     markDirty: h.markDirty,
     wake: h.wake,
     wakeSoon: h.wakeSoon
-  }, { components: c, ...parts })
+  }, { components: c, ...parts, originBuffers: new PieceBuffers(o.originConcurrency) })
   const mapAuth = new PieceMapAuth({
     ...c,
     digest,

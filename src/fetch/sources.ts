@@ -2,6 +2,7 @@ import { pieceRange } from '../content/index.js'
 import type { Origin } from '../origin/types.js'
 import type { PieceSession } from '../transfer/types.js'
 import { readOriginRange } from './origin-piece.js'
+import type { PieceBuffers } from './piece-buffers.js'
 import type { RemotePeer } from './types.js'
 
 /**
@@ -16,6 +17,8 @@ export interface PieceSource {
   readonly key: string
   /** The bytes of piece i: length-checked, not yet verified. */
   get(i: number, signal: AbortSignal): Promise<Uint8Array>
+  /** The bytes `get` gave are no longer read by anyone: the source may reuse them. */
+  done?(bytes: Uint8Array): void
 }
 
 /** A peer, over one pipelined piece session (opened on first use, kept on the peer record). */
@@ -29,13 +32,22 @@ export function peerSource (peer: RemotePeer, open: () => PieceSession): PieceSo
   }
 }
 
-/** One Range request per piece. */
-export function rangedOriginSource (origin: Origin, size: number, pieceSize: number): PieceSource {
+/** One Range request per piece, read into a buffer from `buffers` and given back to it when done. */
+export function rangedOriginSource (origin: Origin, size: number, pieceSize: number, buffers: PieceBuffers): PieceSource {
   return {
     key: 'origin',
     async get (i, signal) {
       const { start, end } = pieceRange(size, pieceSize, i)
-      return await readOriginRange(origin, start, end, signal)
+      const buf = buffers.take(end - start)
+      try {
+        return await readOriginRange(origin, start, end, signal, buf)
+      } catch (err) {
+        buffers.give(buf)
+        throw err
+      }
+    },
+    done (bytes) {
+      if (Buffer.isBuffer(bytes)) buffers.give(bytes)
     }
   }
 }

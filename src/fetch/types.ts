@@ -120,9 +120,9 @@ export interface RemotePeer {
   metaPending: boolean
   /** How many interested, origin-reaching peers it said it knows (meta peer exchange): more than we know means our view is incomplete. */
   interestedHint?: number
-  /** When a meta request to it last failed other than by our own timeout (a takeover waits for an answer or a failure: a timeout is silence, not an answer). */
+  /** When a meta request to it last failed because it is gone: no connection left, or no such protocol (a takeover waits for an answer or its absence; a timeout, BUSY or reset is silence: discovery.ts). */
   metaFailedAt?: number
-  /** When it last answered one of our meta requests (an answer is built after the question: a gossip message that arrives after it may have been sent long before). */
+  /** When it last answered one of our meta requests knowing the blob's size, or not wanting it (an answer is built after the question: a gossip message that arrives after it may have been sent long before). */
   metaAnsweredAt?: number
 }
 

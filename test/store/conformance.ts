@@ -32,6 +32,20 @@ export function runStoreConformance (name: string, factory: StoreFactory): void 
     beforeEach(async () => { evicted.length = 0; await make() })
     afterEach(async () => { vi.useRealTimers(); await cleanup() })
 
+    it('keeps nothing of the buffer it was given: the caller may reuse it once writePiece resolves', async () => {
+      const blob = makeBlob(3 * P, P)
+      await store.open(blob.digest, blob.map.size, P)
+      const buf = Buffer.alloc(P)
+      for (let i = 0; i < 3; i++) {
+        buf.set(blob.piece(i))
+        await store.writePiece(blob.digest, i, buf, blob.map.pieceDigests[i])
+        buf.fill(0xee) // what a reused origin buffer does next (fetch/piece-buffers.ts)
+      }
+      expect(sameBytes(await store.readPiece(blob.digest, 1), blob.piece(1))).toBe(true)
+      await store.complete(blob.digest)
+      expect(sameBytes(await collect(store.read(blob.digest)), blob.bytes)).toBe(true)
+    })
+
     it('opens, writes pieces, completes and reads back', async () => {
       const blob = makeBlob(5 * P + 100, P)
       const have = await store.open(blob.digest, blob.map.size, P)
