@@ -113,6 +113,14 @@ export interface FetchOptions {
   headers?: Record<string, string>
   /** Stream only bytes [offset, offset+length) (the whole blob is still fetched). */
   range?: { offset?: number, length?: number }
+  /**
+   * Iterating yields chunks that share one buffer, overwritten by the next
+   * chunk: each is valid only until you ask for the next. Saves a buffer
+   * per chunk (half the garbage of a large fetch) for a consumer that
+   * writes each chunk out before pulling the next; never set it when you
+   * keep chunks.
+   */
+  reuseBuffer?: boolean
   signal?: AbortSignal
   onProgress?: (event: FetchProgressEvent) => void
 }

@@ -5,8 +5,6 @@
  * name, built only here, at the edge.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type { FetchProgressEvent, StarlingNode } from '../api.js'
 import type { Logger } from '../types.js'
 import { parseDigest } from '../content/index.js'
@@ -155,6 +153,8 @@ async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerRespo
   const f = c.node.fetch(digest, {
     origin,
     pieceMap,
+    // each chunk is written out (its write callback seen) before the next is read: see writeEach
+    reuseBuffer: true,
     headers: passthroughHeaders(req),
     signal,
     onProgress: (e: FetchProgressEvent) => {
@@ -177,7 +177,7 @@ async function getBlob (c: ApiComponents, req: IncomingMessage, res: ServerRespo
     }
   }
   try {
-    await pipeline(Readable.from(rest(), { objectMode: false }), res)
+    await writeEach(rest(), res)
   } catch (err) {
     // Past the headers a failure can only cut the body: the events stream says why.
     const e = err as Error
@@ -256,4 +256,20 @@ function events (c: ApiComponents, res: ServerResponse, url: URL): void {
     res.write(`event: ${e.type.slice('starling:fetch:'.length)}\ndata: ${JSON.stringify(e.detail)}\n\n`)
   })
   res.once('close', off)
+}
+
+/**
+ * Writes each chunk and waits for its write callback (the bytes left our
+ * hands for the socket) before pulling the next: the chunks may share one
+ * buffer (FetchOptions.reuseBuffer). One chunk in flight is enough: reading
+ * the next from the page cache takes a fraction of a socket write.
+ */
+async function writeEach (chunks: AsyncIterable<Uint8Array>, res: ServerResponse): Promise<void> {
+  for await (const chunk of chunks) {
+    await new Promise<void>((resolve, reject) => { res.write(chunk, err => { if (err != null) reject(err); else resolve() }) })
+  }
+  await new Promise<void>((resolve, reject) => {
+    res.once('error', reject)
+    res.end(() => { res.off('error', reject); resolve() })
+  })
 }

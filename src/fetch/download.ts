@@ -329,8 +329,8 @@ export class Download {
   }
 
   /** Streams verified bytes [offset, offset+length) in order while the download runs. */
-  read (range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
-    return readVerified(this, this.#c.store, range, signal)
+  read (range: { offset?: number, length?: number } = {}, signal?: AbortSignal, reuseBuffer = false): AsyncGenerator<Uint8Array> {
+    return readVerified(this, this.#c.store, range, signal, reuseBuffer)
   }
 
   isProvisional (i: number): boolean { return this.#p.pieces.provisional.has(i) }

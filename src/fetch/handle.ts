@@ -58,6 +58,6 @@ export class FetchHandle implements Fetch {
   }
 
   [Symbol.asyncIterator] (): AsyncIterator<Uint8Array> {
-    return this.#download.read(this.#options.range, this.#options.signal)[Symbol.asyncIterator]()
+    return this.#download.read(this.#options.range, this.#options.signal, this.#options.reuseBuffer === true)[Symbol.asyncIterator]()
   }
 }

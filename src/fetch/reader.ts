@@ -30,7 +30,7 @@ export interface ReadSource {
  * gave out provisional bytes which then proved wrong fails instead of
  * finishing — so no reader ever gets the final byte of a wrong body.
  */
-export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'read'>, range: { offset?: number, length?: number } = {}, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'read'>, range: { offset?: number, length?: number } = {}, signal?: AbortSignal, reuseBuffer = false): AsyncGenerator<Uint8Array> {
   await src.waitReady(signal)
   const start = range.offset ?? 0
   const end = Math.min(src.size, range.length != null ? start + range.length : src.size)
@@ -66,7 +66,7 @@ export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'r
       const e = Math.min(end, r.end)
       let pos = s
       try {
-        for await (const chunk of store.read(src.digest, { offset: s, length: e - s }, { signal })) {
+        for await (const chunk of store.read(src.digest, { offset: s, length: e - s }, { signal, reuseBuffer })) {
           pos += chunk.byteLength
           yield chunk
         }
@@ -77,7 +77,7 @@ export async function * readVerified (src: ReadSource, store: Pick<BlobStore, 'r
         if (src.failure != null || signal?.aborted === true) throw src.failure ?? err
         await src.done
         refuseIfWrong()
-        yield * store.read(src.digest, { offset: pos, length: e - pos }, { signal })
+        yield * store.read(src.digest, { offset: pos, length: e - pos }, { signal, reuseBuffer })
       }
     }
   } finally {

@@ -2,7 +2,7 @@ import { mkdir, open, rename, rm } from 'node:fs/promises'
 import { Bitfield, equalBytes, pieceLength, pieceRange, sha256, sha256OffLoop, type PieceMap } from '../content/index.js'
 import { ConfigError, DigestMismatchError, InvalidRequestError, NotFoundError, throwIfAborted } from '../errors.js'
 import type { AbortOptions, Logger } from '../types.js'
-import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, ReadOptions, StoreUsage, WritePieceOptions } from './types.js'
 import { checkSameShape, checkShape, digestArg, markUsed, pieceSlice, refuseInUse, requireHeld, resolveRange, toInfo } from './common.js'
 import { StoreCore } from './core.js'
 import { fsyncDir, hashFile, Layout, mapFsError, readAt, READ_CHUNK, writeAt } from './files.js'
@@ -256,7 +256,7 @@ export class LevelStore implements BlobStore {
     try { return await readAt(fh, start, end - start) } finally { await release() }
   }
 
-  read (digest: string, range?: { offset?: number, length?: number }, options: AbortOptions = {}): AsyncIterable<Uint8Array> {
+  read (digest: string, range?: { offset?: number, length?: number }, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
     // checks run on the first pull, so every error reaches the consumer the same way
     return lazy(() => {
       const { hex } = digestArg(digest)
@@ -264,7 +264,7 @@ export class LevelStore implements BlobStore {
       const { start, end } = resolveRange(e.rec.size, range)
       requireHeld(digest, e.held, e.rec.size, e.rec.pieceSize, start, end)
       if (e.rec.complete) void this.touch(digest).catch(() => {})
-      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, this.#memory.readChunk ?? READ_CHUNK, options.signal)
+      return streamFile(async () => await this.#c.openForRead(hex), () => this.acquire(digest), start, end, this.#memory.readChunk ?? READ_CHUNK, options.signal, options.reuseBuffer === true)
     })
   }
 

@@ -1,6 +1,6 @@
 import { Bitfield, equalBytes, pieceLength, pieceRange, PieceMapBuilder, choosePieceSize, sha256, type PieceMap } from '../content/index.js'
 import { DigestMismatchError, InvalidRequestError, NotFoundError, StoreFullError, throwIfAborted } from '../errors.js'
-import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, StoreUsage, WritePieceOptions } from './types.js'
+import type { BlobInfo, BlobStore, GcResult, PieceReadOptions, ReadOptions, StoreUsage, WritePieceOptions } from './types.js'
 import type { AbortOptions } from '../types.js'
 import { checkSameShape, checkShape, digestArg, evictionOrder, gcTarget, markUsed, pieceSlice, refuseInUse, RefCounts, requireHeld, resolveRange, toInfo } from './common.js'
 import { forgetUntrusted, newEntry, type Entry } from './recover.js'
@@ -113,7 +113,7 @@ export class MemoryStore implements BlobStore {
     return Uint8Array.from((e.pieces[index] ?? new Uint8Array(0)).subarray(start - piece.start, end - piece.start))
   }
 
-  read (digest: string, range?: { offset?: number, length?: number }, options: AbortOptions = {}): AsyncIterable<Uint8Array> {
+  read (digest: string, range?: { offset?: number, length?: number }, options: ReadOptions = {}): AsyncIterable<Uint8Array> {
     return lazy(() => {
       const e = this.#need(digest)
       const { start, end } = resolveRange(e.rec.size, range)

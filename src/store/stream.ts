@@ -7,7 +7,7 @@ import { throwIfAborted } from '../errors.js'
  * finishes, breaks or fails, so a reader keeps the blob from being evicted
  * exactly as long as it reads.
  */
-export function streamFile (open: () => Promise<{ fh: FileHandle, release: () => Promise<void> }>, use: () => () => void, start: number, end: number, chunk: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+export function streamFile (open: () => Promise<{ fh: FileHandle, release: () => Promise<void> }>, use: () => () => void, start: number, end: number, chunk: number, signal?: AbortSignal, reuseBuffer = false): AsyncIterable<Uint8Array> {
   // each iteration reads afresh, like a file path would
   return { [Symbol.asyncIterator]: gen }
 
@@ -22,10 +22,12 @@ export function streamFile (open: () => Promise<{ fh: FileHandle, release: () =>
       // once could leave the second without data (seen with the HTTP API and
       // a library reader on one partial blob).
       try {
+        // one buffer for the whole iteration when the consumer allows it (ReadOptions.reuseBuffer)
+        const shared = reuseBuffer ? Buffer.allocUnsafeSlow(Math.min(chunk, end - start)) : undefined
         for (let pos = start; pos < end;) {
           throwIfAborted(signal)
           const len = Math.min(chunk, end - pos)
-          const buf = Buffer.allocUnsafeSlow(len)
+          const buf = shared != null ? shared.subarray(0, len) : Buffer.allocUnsafeSlow(len)
           const { bytesRead } = await fh.read(buf, 0, len, pos)
           if (bytesRead === 0) throw new Error(`short read at ${pos} of [${start}, ${end})`)
           pos += bytesRead

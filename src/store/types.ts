@@ -44,6 +44,17 @@ export interface GcResult {
  * - `evict`/`gc` never remove a pinned blob, a partial blob, or one that is
  *   `acquire`d (being read or written).
  */
+export interface ReadOptions extends AbortOptions {
+  /**
+   * The chunks may share one buffer, overwritten by the next read: each
+   * chunk is valid only until the next one is asked for. For consumers that
+   * write each chunk out before pulling the next (the daemon's HTTP
+   * responses): a chunk made per read was half the garbage of a 1 GiB
+   * fetch under a 128 MiB limit (docs/memory.md). A store may ignore it.
+   */
+  reuseBuffer?: boolean
+}
+
 export interface BlobStore extends Startable {
   /** Is the complete, verified blob here? */
   has(digest: string, options?: AbortOptions): Promise<boolean>
@@ -95,7 +106,7 @@ export interface BlobStore extends Startable {
    * Streams bytes [offset, offset+length) of a blob; every piece the range
    * touches must be held (the caller waits for pieces first).
    */
-  read(digest: string, range?: { offset?: number, length?: number }, options?: AbortOptions): AsyncIterable<Uint8Array>
+  read(digest: string, range?: { offset?: number, length?: number }, options?: ReadOptions): AsyncIterable<Uint8Array>
 
   /**
    * Imports bytes as a complete blob in one pass (hash while writing to a

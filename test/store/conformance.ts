@@ -46,6 +46,19 @@ export function runStoreConformance (name: string, factory: StoreFactory): void 
       expect(sameBytes(await collect(store.read(blob.digest)), blob.bytes)).toBe(true)
     })
 
+    it('reads right with reuseBuffer when each chunk is used before the next is asked for', async () => {
+      const blob = makeBlob(7 * P + 333, P)
+      await store.open(blob.digest, blob.map.size, P)
+      await fill(store, blob)
+      await store.complete(blob.digest)
+      for (const range of [{}, { offset: 5, length: 3 * P + 7 }]) {
+        const want = blob.bytes.subarray(range.offset ?? 0, range.length != null ? (range.offset ?? 0) + range.length : undefined)
+        const got: number[] = []
+        for await (const chunk of store.read(blob.digest, range, { reuseBuffer: true })) got.push(...chunk) // used at once, as the HTTP API writes it
+        expect(sameBytes(Uint8Array.from(got), want)).toBe(true)
+      }
+    })
+
     it('opens, writes pieces, completes and reads back', async () => {
       const blob = makeBlob(5 * P + 100, P)
       const have = await store.open(blob.digest, blob.map.size, P)
