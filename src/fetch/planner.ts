@@ -95,6 +95,8 @@ export class Planner {
   #claimedSince = new Map<number, number>()
   /** When the gathering ended: the origin phase began, and takeover delays count from here. */
   #gatheredAt = Infinity
+  /** When we gathered, the swarm was already fetching: some peer held a piece or ran an origin request. */
+  #behind = false
   /** Pieces some peer in our view has held (1): if none we count holds one now, its holders left, and the swarm still has it. */
   #seenHeld = new Uint8Array(0)
 
@@ -145,18 +147,17 @@ export class Planner {
     if (gathered && this.#missing < this.#lastMissing) view.noteFirstCopy(now)
     if (gathered) this.#lastMissing = this.#missing
     const o = this.#c.options
-    // An owner that comes to a piece after the first takeover could have
-    // happened asks the peers ranked just below it before paying the
-    // origin, if the others may not have known the piece was ours: we had
-    // not claimed it for that long (our view made us its owner only lately),
-    // or our own timers fire late (so our claims reached them late too). One
-    // of them may be fetching it already. At 50 processes, owners starting
-    // at 56–98 s fetched pieces their takers had started 2–10 s earlier. An
-    // owner that claimed its pieces from the start, on an idle machine,
-    // asks nobody.
+    // An owner that comes late asks the peers ranked just below it before
+    // paying the origin (one may be fetching the piece already) if the
+    // others may not have known the piece was ours: we had not claimed it
+    // for the first takeover delay, or our timers fire late (our claims
+    // reached them late too). Late: by our own clock, or — starved — behind
+    // a swarm already fetching when we gathered (50 processes learnt the
+    // size 8–104 s after the start; owners at 70–100 s fetched pieces their
+    // successors had taken over). Idle, claimed from the start: asks nobody.
     const firstTakeover = takeoverDelay(1, 0, times)
-    const late = gathered && now - this.#gatheredAt >= firstTakeover
     const starved = this.#c.pace.slowness() >= K.OWNER_ASK_SLOWNESS
+    const late = gathered && (now - this.#gatheredAt >= firstTakeover || (starved && this.#behind))
     const askSuccessors = (i: number): boolean => late && (starved || !((this.#claimedSince.get(i) ?? now) <= now - firstTakeover))
     const actions = plan({
       now,
@@ -312,7 +313,10 @@ export class Planner {
     const view = this.#c.view
     this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || view.anyUsefulHolder(s.have) ||
       (stable && s.discoveryDone && view.metaInflight === 0)
-    if (this.#gatherDone) this.#gatheredAt = now
+    if (this.#gatherDone) {
+      this.#gatheredAt = now
+      for (let i = 0; i < s.n && !this.#behind; i++) this.#behind = view.availability[i] > 0 || (view.runningClaims(i)?.size ?? 0) > 0
+    }
     return this.#gatherDone
   }
 
