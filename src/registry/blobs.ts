@@ -81,7 +81,8 @@ async function stream (
 ): Promise<void> {
   const { start, end, status, headers } = o
   // a CID the image's manifest gave for this layer: each piece is checked on arrival
-  const fetch = ctx.node.fetch(r.digest, { origin, signal, range: { offset: start, length: end - start }, pieceMap: ctx.pieceMaps.get(r.digest) })
+  // reuseBuffer: every chunk is written out (its write callback seen) before the next is read (docs/memory.md)
+  const fetch = ctx.node.fetch(r.digest, { origin, signal, range: { offset: start, length: end - start }, pieceMap: ctx.pieceMaps.get(r.digest), reuseBuffer: true })
   // The fetch must be awaited somewhere, or its failure is an unhandled rejection.
   Promise.resolve(fetch).catch(() => {})
   const it = fetch[Symbol.asyncIterator]()
@@ -100,11 +101,9 @@ async function stream (
     for (let step = first; step.done !== true; step = await raceAbort(it.next(), signal)) {
       touch()
       sent += step.value.byteLength
-      if (!res.write(step.value)) {
-        pause() // a slow client is not a stall
-        await drained(res, r.signal)
-        touch()
-      }
+      pause() // a slow client is not a stall
+      await written(res, step.value, r.signal)
+      touch()
     }
     if (sent !== end - start) throw new Error(`sent ${sent} of ${end - start} bytes`)
     res.end()
@@ -116,11 +115,16 @@ async function stream (
   }
 }
 
-async function drained (res: ServerResponse, signal: AbortSignal): Promise<void> {
+/** Writes a chunk and waits until it left our hands for the socket: the next chunk may reuse its buffer. */
+async function written (res: ServerResponse, chunk: Uint8Array, signal: AbortSignal): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const done = (): void => { res.off('drain', done); signal.removeEventListener('abort', done); signal.aborted ? reject(signal.reason) : resolve() }
-    res.once('drain', done)
-    signal.addEventListener('abort', done, { once: true })
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    res.write(chunk, err => {
+      signal.removeEventListener('abort', onAbort)
+      if (err != null) reject(err)
+      else resolve()
+    })
   })
 }
 
