@@ -313,10 +313,8 @@ export class Planner {
     const view = this.#c.view
     this.#gatherDone = waited >= K.MAX_GATHER_MS * slowness || view.anyUsefulHolder(s.have) ||
       (stable && s.discoveryDone && view.metaInflight === 0)
-    if (this.#gatherDone) {
-      this.#gatheredAt = now
-      for (let i = 0; i < s.n && !this.#behind; i++) this.#behind = view.availability[i] > 0 || (view.runningClaims(i)?.size ?? 0) > 0
-    }
+    if (this.#gatherDone) this.#gatheredAt = now
+    for (let i = 0; this.#gatherDone && i < s.n && !this.#behind; i++) this.#behind = view.availability[i] > 0 || (view.runningClaims(i)?.size ?? 0) > 0
     return this.#gatherDone
   }
 
